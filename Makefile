@@ -1,0 +1,43 @@
+# Guardian: the two commands.
+#   make demo  - set up everything, load the bundled real Essex data, print the store status
+#                and write the monthly coordination briefing for the latest bundled month.
+#   make test  - set up everything (PostgreSQL and Chromium included) and run the whole suite
+#                against SQLite and PostgreSQL.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+GUARDIAN := $(VENV)/bin/guardian
+export GUARDIAN_HOME ?= $(HOME)/.guardian
+
+.PHONY: demo test setup system-deps lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: system-deps $(VENV)/.installed
+
+# System libraries: WeasyPrint needs Pango; tests need PostgreSQL and Chromium. Installed with
+# apt-get only when missing (we run as root on the project's machines).
+system-deps:
+	@bash scripts/system-deps.sh
+
+demo: setup
+	$(GUARDIAN) ingest data/police_uk_street_essex
+	$(GUARDIAN) status
+	$(GUARDIAN) brief --force essex --month latest --out $(GUARDIAN_HOME)/briefing
+
+test: setup
+	bash scripts/run-tests.sh
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
+
+bench: setup
+	$(PY) benchmarks/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,42 @@
+"""Guardian's command line (Typer). Thin: each module registers the commands of one room.
+
+Domain errors (:class:`guardian.errors.GuardianError`) are turned into a one-line message and
+exit code 2 here, in one place.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from guardian.errors import GuardianError
+
+app = typer.Typer(
+    name="guardian",
+    help="Guardian: crime-prevention intelligence and coordination.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    # Each module adds its commands to ``app``; imported here, not at package import, so that
+    # ``import guardian.cli`` stays cheap for tests.
+    from guardian.cli import brief, cocoons, data_cmds, nearrepeat, patrols, risk
+
+    for module in (data_cmds, nearrepeat, brief, risk, cocoons, patrols):
+        module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for the ``guardian`` script."""
+    _register()
+    err = Console(stderr=True)
+    try:
+        app(args=argv, standalone_mode=True)
+    except GuardianError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)

@@ -1,0 +1,1 @@
+"""Data in: schemas, loaders, validation, quarantine, reference geography."""

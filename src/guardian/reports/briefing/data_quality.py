@@ -1,0 +1,71 @@
+"""Data quality: months loaded and missing, quarantined and duplicate rows, anomalies, locations."""
+
+from __future__ import annotations
+
+from guardian.analysis import performance as perf
+from guardian.reports.briefing.base import SimpleSection
+
+
+def _gaps(months: list[str]) -> list[list[str]]:
+    if not months:
+        return []
+    have = set(months)
+    missing = [m for m in perf.month_range(months[0], months[-1]) if m not in have]
+    runs: list[list[str]] = []
+    for m in missing:
+        if runs and perf.add_months(runs[-1][-1], 1) == m:
+            runs[-1].append(m)
+        else:
+            runs.append([m])
+    return [[r[0], r[-1]] for r in runs]
+
+
+def build(ctx) -> dict:
+    rows = []
+    for ds in ctx.datasets:
+        months = ctx.loaded_months.get(ds, [])
+        q = ctx.quality.get(ds, {})
+        ev = ctx.events[ctx.events["dataset"] == ds]
+        ev_m = ev[ev["month"] == ctx.month]
+        res = ctx.picture.anomalies.get(ds)
+        s = ctx.picture.series.get(ds)
+        anomalies = []
+        for a in (res.anomalies if res else ()):
+            d = a.to_dict()
+            # ASB in the same month, against its own neighbours, tells a supply gap from a real drop
+            d["asb_relative_departure"] = None if s is None else perf.relative_to_neighbours(
+                s["asb"], months, a.month, window_months=res.params["window_months"],
+                exclude=res.months)
+            anomalies.append(d)
+        rows.append({
+            "dataset": ds,
+            "months_loaded": len(months),
+            "first_month": months[0] if months else None,
+            "last_month": months[-1] if months else None,
+            "gaps": _gaps(months),
+            "rows": q.get("rows", int(len(ev))),
+            "quarantined": q.get("quarantined"),
+            "duplicates": q.get("duplicates"),
+            "month_rows": int(len(ev_m)),
+            "month_no_location": int(ev_m["x"].isna().sum()),
+            "month_outside_force_area": int((ev_m["district"] == "Outside force area").sum()),
+            "anomalies": anomalies,
+            "not_assessed": list(res.not_assessed) if res else [],
+        })
+    params = next(iter(ctx.picture.anomalies.values())).params if ctx.picture.anomalies else {}
+    return {
+        "datasets": rows,
+        "anomaly_rule": (
+            "A month is flagged when its daily crime rate departs from the median of the other "
+            "loaded months within {window_months} months either side by at least "
+            "{min_relative:.0%} and by at least {z_threshold} robust standard deviations "
+            "(1.4826 x MAD, floored at {mad_floor:.1%} of the median); repeated until stable. "
+            "Flagged months are kept out of every comparison and trend statement."
+        ).format(**params) if params else "",
+        "anomaly_params": params,
+        "quarantine_known": any("quarantined" in ctx.quality.get(ds, {}) for ds in ctx.datasets),
+    }
+
+
+SECTION = SimpleSection(key="data_quality", title="Data quality",
+                        template="section_data_quality.html.j2", builder=build)

@@ -1,0 +1,317 @@
+"""Everything a briefing needs, gathered once: :class:`BriefingContext`.
+
+The context is built either from the store (:func:`gather_context`) or from frames already in
+memory (:func:`context_from_frames`, used by tests and by ``guardian brief --files``). Sections
+never touch the database: they read the context and the aggregates derived from it once
+(:attr:`BriefingContext.picture`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+import guardian
+from guardian.analysis import harm as harm_mod
+from guardian.analysis import performance as perf
+from guardian.data import geography
+from guardian.data.schema import check_events
+from guardian.errors import InputError, NotFound
+
+
+@dataclass(frozen=True)
+class Params:
+    """Parameters of a briefing (written into its footer and JSON).
+
+    Attributes
+    ----------
+    baseline_year : int
+        Year whose months are the pre-pandemic baseline (default 2019).
+    harm_version : str
+        Harm table version (see :mod:`guardian.analysis.harm`).
+    harm_target : float
+        Share of harm the concentration sentence reaches (default 0.75).
+    anomaly : dict
+        Keyword arguments of :func:`guardian.analysis.performance.detect_anomalies`.
+    trend_months : int
+        Months shown in the trend chart, ending at the briefing month.
+    """
+
+    baseline_year: int = perf.DEFAULT_BASELINE_YEAR
+    harm_version: str = harm_mod.DEFAULT_VERSION
+    harm_target: float = 0.75
+    anomaly: dict = field(default_factory=dict)
+    trend_months: int = 39
+
+    def to_dict(self) -> dict:
+        return {"baseline_year": self.baseline_year, "harm_version": self.harm_version,
+                "harm_target": self.harm_target, "anomaly": dict(self.anomaly),
+                "trend_months": self.trend_months}
+
+
+@dataclass(frozen=True)
+class Picture:
+    """Aggregates shared by several sections (computed once per context)."""
+
+    counts: pd.DataFrame            # dataset, month, category, count
+    district_counts: pd.DataFrame   # month, district, category, count (the force only)
+    series: dict[str, pd.DataFrame]  # dataset -> crime_asb_series
+    anomalies: dict[str, perf.AnomalyResult]  # dataset -> crime anomalies
+
+
+@dataclass(frozen=True)
+class BriefingContext:
+    """Inputs of the monthly coordination briefing.
+
+    Attributes
+    ----------
+    force : str
+        Dataset name of the force briefed, e.g. ``"Essex Police"``.
+    force_short : str
+        Short name used by the reference geography (``"Essex"``).
+    month : str
+        ``YYYY-MM`` briefed.
+    events : DataFrame
+        Canonical events of the force and of the loaded comparison forces.
+    loaded_months : dict
+        Dataset -> list of loaded months.
+    populations : dict
+        Dataset -> resident population (persons) or ``None`` when unknown.
+    district_population : DataFrame
+        ``district, population`` of the force's policing districts.
+    population_vintage : str
+    quality : dict
+        Dataset -> ``{"rows", "quarantined", "duplicates", "gaps"}`` from the store.
+    sources : list of dict
+        ``{"dataset", "name", "sha256", "month", "rows"}`` of every source file used.
+    params : Params
+    group : ComparisonGroup or None
+    group_datasets : dict
+        Short force name of each loaded comparison-group member -> dataset name.
+    harm_weights : HarmWeights
+    version : str
+        Guardian version.
+    generated_at : str
+        ISO time the context was gathered (UTC).
+    """
+
+    force: str
+    force_short: str
+    month: str
+    events: pd.DataFrame = field(repr=False)
+    loaded_months: dict[str, list[str]]
+    populations: dict[str, int | None]
+    district_population: pd.DataFrame = field(repr=False)
+    population_vintage: str
+    quality: dict[str, dict]
+    sources: list[dict]
+    params: Params
+    group: perf.ComparisonGroup | None
+    group_datasets: dict[str, str]
+    harm_weights: harm_mod.HarmWeights
+    version: str = guardian.__version__
+    generated_at: str = ""
+
+    def __post_init__(self) -> None:
+        perf.add_months(self.month, 0)  # validates the month
+        if self.force not in self.loaded_months or not self.loaded_months[self.force]:
+            raise NotFound(f"no months of {self.force!r} are loaded; load its police.uk files first")
+        if self.month not in self.loaded_months[self.force]:
+            lm = self.loaded_months[self.force]
+            raise NotFound(f"{self.month} is not loaded for {self.force}; loaded months run "
+                           f"{lm[0]}..{lm[-1]} with gaps {perf._span(sorted(set(perf.month_range(lm[0], lm[-1])) - set(lm))) or 'none'}; "
+                           f"choose a loaded month or load {self.month}")
+
+    @cached_property
+    def picture(self) -> Picture:
+        """Counts, series and anomalies, computed once."""
+        ev = self.events
+        counts = perf.monthly_counts(ev, by=("dataset", "month", "category"))
+        own = ev[ev["dataset"] == self.force]
+        dcounts = perf.monthly_counts(own, by=("month", "district", "category"))
+        series, anomalies = {}, {}
+        for ds, months in self.loaded_months.items():
+            if not months:
+                continue
+            s = perf.crime_asb_series(counts, months, dataset=ds)
+            series[ds] = s
+            anomalies[ds] = perf.detect_anomalies(s["crime"], months, **self.params.anomaly)
+        return Picture(counts=counts, district_counts=dcounts, series=series, anomalies=anomalies)
+
+    @property
+    def datasets(self) -> list[str]:
+        """The force first, then loaded comparison forces."""
+        return [self.force] + [d for d in self.group_datasets.values() if d != self.force]
+
+
+def _fill_districts(events: pd.DataFrame) -> pd.DataFrame:
+    """Fill empty ``district`` from the LSOA for police.uk forces known to the geography."""
+    if events.empty or (events["district"].fillna("") != "").all():
+        return events
+    parts = []
+    for ds, sub in events.groupby("dataset", sort=False):
+        short = geography.force_short_name(str(ds))
+        if short in geography.forces() and (sub["district"].fillna("") == "").any():
+            fill = geography.districts_for(sub["lsoa_code"], short)
+            sub = sub.assign(district=sub["district"].where(sub["district"].fillna("") != "",
+                                                            fill.to_numpy()))
+        parts.append(sub)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _population(dataset: str) -> int | None:
+    short = geography.force_short_name(dataset)
+    try:
+        return geography.force_population(short)
+    except InputError:
+        return None
+
+
+def context_from_frames(
+    events: pd.DataFrame,
+    *,
+    force: str,
+    month: str,
+    loaded_months: dict[str, list[str]] | None = None,
+    quality: dict[str, dict] | None = None,
+    sources: list[dict] | None = None,
+    params: Params | None = None,
+    group: perf.ComparisonGroup | None | bool = True,
+    populations: dict[str, int | None] | None = None,
+    district_population: pd.DataFrame | None = None,
+) -> BriefingContext:
+    """Build a :class:`BriefingContext` from an in-memory event frame.
+
+    Parameters
+    ----------
+    events : DataFrame
+        Canonical events of the force (dataset name ``force``) and optionally of comparison
+        forces.
+    force : str
+        Dataset name of the force briefed (``"Essex Police"``).
+    month : str
+    loaded_months : dict, optional
+        Dataset -> loaded months; by default the months present in ``events`` (a month loaded
+        with zero rows cannot be seen this way -- pass it explicitly).
+    quality, sources : optional
+        Store facts (quarantine counts, files with hashes); empty when not given.
+    params : Params, optional
+    group : ComparisonGroup, True or None
+        ``True`` (default) reads the shipped comparison group of the force; ``None`` for none.
+    populations, district_population : optional
+        Override the reference geography (tests).
+    """
+    check_events(events)
+    params = params or Params()
+    events = _fill_districts(events)
+    present = {str(ds): sorted(sub["month"].unique()) for ds, sub in events.groupby("dataset")}
+    loaded = {k: sorted(v) for k, v in (loaded_months or present).items()}
+    short = geography.force_short_name(force)
+    if group is True:
+        try:
+            group = perf.comparison_group(short)
+        except InputError:
+            group = None
+    group_datasets: dict[str, str] = {}
+    if group is not None:
+        for ds in loaded:
+            s = geography.force_short_name(ds)
+            if s in group.members or s == group.force:
+                group_datasets[s] = ds
+    keep = [force] + list(group_datasets.values())
+    events = events[events["dataset"].isin(keep)]
+    if populations is None:
+        populations = {ds: _population(ds) for ds in set(keep)}
+    if district_population is None:
+        try:
+            district_population = geography.district_population(short)[["district", "population"]]
+        except InputError:
+            district_population = pd.DataFrame({"district": [], "population": []})
+    return BriefingContext(
+        force=force, force_short=short, month=month, events=events,
+        loaded_months={k: v for k, v in loaded.items() if k in keep},
+        populations=populations, district_population=district_population,
+        population_vintage=geography.POPULATION_VINTAGE,
+        quality=quality or {}, sources=sources or [], params=params, group=group or None,
+        group_datasets=group_datasets,
+        harm_weights=harm_mod.load_harm_weights(params.harm_version),
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def gather_context(engine, force: str, month: str, *, params: Params | None = None,
+                   group: perf.ComparisonGroup | None | bool = True,
+                   history_months: int = 48) -> BriefingContext:
+    """Gather a briefing's inputs from the store.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+    force : str
+        What the user typed ("essex"); resolved to the dataset name.
+    month : str
+        ``YYYY-MM`` to brief.
+    params : Params, optional
+    group : ComparisonGroup, True or None
+        ``True`` reads the shipped comparison group for the force.
+    history_months : int
+        How far back to read events (the baseline year is always included).
+
+    Raises
+    ------
+    NotFound
+        When the force is not loaded or the month is not among its loaded months.
+    """
+    from guardian.store.events import events_frame
+    from guardian.store.status import dataset_status, resolve_dataset
+
+    params = params or Params()
+    dataset = resolve_dataset(engine, force)
+    status = {s["dataset"]: s for s in dataset_status(engine)}
+    short = geography.force_short_name(dataset)
+    if group is True:
+        try:
+            group = perf.comparison_group(short)
+        except InputError:
+            group = None
+    wanted = [dataset]
+    if group is not None:
+        members = set(group.members)
+        wanted += [ds for ds in status if ds != dataset
+                   and geography.force_short_name(ds) in members]
+    base_end = f"{params.baseline_year:04d}-{perf.add_months(month, 0)[5:]}"
+    start = min(perf.add_months(month, -(history_months - 1)), perf.add_months(base_end, -11))
+    frames = [events_frame(engine, dataset=ds, start_month=start, end_month=month)
+              for ds in wanted]
+    events = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(
+        len(f) for f in frames) else frames[0]
+    loaded = {ds: [m for m in status[ds]["months"] if m <= month] for ds in wanted}
+    quality = {ds: {k: status[ds].get(k) for k in ("rows", "quarantined", "duplicates", "gaps",
+                                                   "rows_read")} for ds in wanted}
+    sources = [{"dataset": ds, "name": f["name"], "sha256": f["sha256"], "month": f["month"],
+                "rows": f.get("loaded", f.get("rows_read"))}
+               for ds in wanted for f in status[ds]["files"]
+               if f.get("month") is None or f["month"] <= month]
+    return context_from_frames(events, force=dataset, month=month, loaded_months=loaded,
+                               quality=quality, sources=sources, params=params, group=group)
+
+
+def sources_from_files(paths: list[Path]) -> list[dict]:
+    """Source records (name, sha256 of the decompressed CSV, month) for files read directly."""
+    import gzip
+
+    out = []
+    for p in paths:
+        data = Path(p).read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        name = Path(p).name
+        out.append({"dataset": None, "name": str(p), "sha256": hashlib.sha256(data).hexdigest(),
+                    "month": name[:7] if name[:4].isdigit() else None,
+                    "rows": max(data.count(b"\n") - 1, 0)})
+    return out

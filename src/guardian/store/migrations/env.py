@@ -1,0 +1,28 @@
+"""Alembic environment: runs on the connection Guardian hands over (no URL in an ini file)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import guardian.store.models  # noqa: F401  (register tables)
+from guardian.store.base import Base
+
+target_metadata = Base.metadata
+
+
+def run() -> None:
+    conn = context.config.attributes.get("connection")
+    if conn is None:
+        engine = context.config.attributes["engine"]
+        with engine.begin() as conn:
+            context.configure(connection=conn, target_metadata=target_metadata,
+                              render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+        return
+    context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

@@ -1,0 +1,115 @@
+"""Store models for data in: datasets, source files, events, outcomes, quarantine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from guardian.store.base import Base
+
+
+class Dataset(Base):
+    """A publisher of events: a police.uk force ("Essex Police") or a force extract."""
+
+    __tablename__ = "datasets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "police.uk" | "extract"
+    crs: Mapped[str] = mapped_column(String(40))
+    timezone: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SourceFile(Base):
+    """One loaded file, with the per-file accounting rows read = loaded + quarantined + dups."""
+
+    __tablename__ = "source_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # street | outcomes | extract
+    month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    rows_read: Mapped[int] = mapped_column(Integer)
+    loaded: Mapped[int] = mapped_column(Integer)
+    quarantined: Mapped[int] = mapped_column(Integer)
+    duplicates: Mapped[int] = mapped_column(Integer)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Event(Base):
+    """A recorded crime or ASB incident (canonical event frame, one row)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "event_key", name="uq_events_dataset_key"),
+        Index("ix_events_dataset_month", "dataset_id", "month"),
+        Index("ix_events_dataset_category", "dataset_id", "category"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    event_key: Mapped[str] = mapped_column(String(100))
+    month: Mapped[str] = mapped_column(String(7))
+    occurred_local: Mapped[datetime] = mapped_column(DateTime)  # naive, dataset timezone
+    time_precision: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(60))
+    dwelling: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    location: Mapped[str] = mapped_column(Text, default="")
+    lsoa_code: Mapped[str] = mapped_column(String(12), default="")
+    lsoa_name: Mapped[str] = mapped_column(String(100), default="")
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    outcome_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_files.id"), index=True)
+    source_line: Mapped[int] = mapped_column(Integer)
+
+
+class Outcome(Base):
+    """A police.uk outcome row (latest per crime is attached to the event)."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (Index("ix_outcomes_dataset_crime", "dataset_id", "crime_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    crime_id: Mapped[str] = mapped_column(String(64))
+    month: Mapped[str] = mapped_column(String(7))
+    outcome: Mapped[str] = mapped_column(Text)
+    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_files.id"), index=True)
+    source_line: Mapped[int] = mapped_column(Integer)
+
+
+class QuarantineRow(Base):
+    """A row refused at load, with its reason and raw text: nothing is silently dropped."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_files.id"), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str] = mapped_column(Text)
+
+
+class DuplicateRecord(Base):
+    """A row whose id was already stored: counted and traceable, stored once."""
+
+    __tablename__ = "duplicates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_files.id"), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    event_key: Mapped[str] = mapped_column(String(100))
