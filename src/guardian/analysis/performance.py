@@ -371,10 +371,10 @@ class WindowComparison:
 def _why_incomplete(w: Window, role: str) -> str:
     parts = []
     if w.missing:
-        parts.append(f"{len(w.missing)} not loaded ({_span(w.missing)})")
+        parts.append(f"not loaded: {_span(w.missing)}")
     if w.anomalous:
-        parts.append(f"{len(w.anomalous)} flagged as anomalies ({', '.join(w.anomalous)})")
-    return f"{role} {w.start}..{w.end} has {w.coverage}: " + "; ".join(parts)
+        parts.append(f"flagged as anomalies: {', '.join(w.anomalous)}")
+    return f"{role} {w.start}..{w.end} has {w.coverage} ({'; '.join(parts)})"
 
 
 def _span(months: Sequence[str]) -> str:
@@ -399,7 +399,7 @@ def compare_windows(series: pd.Series, loaded_months: Iterable[str], end: str, r
                if not w.complete]
     if reasons:
         return WindowComparison(label=label, current=cur, reference=ref, available=False,
-                                reason="incomplete: " + "; ".join(reasons))
+                                reason="; ".join(reasons))
     return WindowComparison(label=label, current=cur, reference=ref, available=True,
                             change=cur.total - ref.total, pct_change=_pct(cur.total, ref.total))
 

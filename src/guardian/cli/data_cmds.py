@@ -52,6 +52,8 @@ def run_ingest(paths: list[Path], mapping: Path | None = None, quiet: bool = Fal
         task = prog.add_task("loading", total=n)
         reports = ingest(engine, paths, mapping=m,
                          progress=lambda r: prog.update(task, advance=1, description=Path(r.name).name))
+    if quiet:
+        return reports
     console.print(_report_table(reports))
     for r in reports:
         if r.status == "error":

@@ -1,9 +1,272 @@
-"""CLI commands: risk."""
+"""CLI commands: risk (back-tests of prospective risk maps) and harm spots."""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from guardian.errors import InputError
+
+
+def _read_police_uk(directory: Path):
+    """All police.uk street files in a folder as one canonical frame (EPSG:27700)."""
+    import pandas as pd
+
+    from guardian.data.policeuk import read_street
+
+    if not directory.is_dir():
+        raise InputError(f"--police-uk {directory} is not a folder of police.uk street files")
+    files = sorted(
+        p for p in directory.iterdir()
+        if p.name.endswith(("-street.csv", "-street.csv.gz"))
+    )
+    if not files:
+        raise InputError(f"no '*-street.csv[.gz]' files in {directory}")
+    return pd.concat([read_street(p) for p in files], ignore_index=True), files
+
+
+def _read_columns(path: Path, *, x, y, lon, lat, date, date_format, crs, to_crs, tz):
+    """A CSV with named coordinate and date columns as a minimal event frame."""
+    import numpy as np
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputError(f"--data {path} does not exist")
+    if date is None:
+        raise InputError("--date COL is required with --x/--y or --lon/--lat (or use --mapping)")
+    df = pd.read_csv(path)
+    need = [c for c in (x, y, lon, lat, date) if c]
+    missing = [c for c in need if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: no columns {missing}; it has {list(df.columns)}")
+    times = pd.to_datetime(df[date], format=date_format, errors="coerce")
+    unreadable = times.isna() & df[date].notna()
+    if unreadable.any():
+        raise InputError(
+            f"{path}: {int(unreadable.sum())} values in column {date!r} are not dates "
+            f"(first: {df.loc[unreadable, date].iloc[0]!r}); give --date-format"
+        )
+    skipped = int(times.isna().sum())
+    df, times = df[times.notna()], times[times.notna()]
+    precision = "day" if (times.dt.normalize() == times).all() else "minute"
+    times = times.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    if lon and lat:
+        if not to_crs:
+            raise InputError("--lon/--lat need --to-crs (a projected CRS in metres, e.g. EPSG:26971)")
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs("EPSG:4326", to_crs, always_xy=True)
+        xs, ys = tr.transform(df[lon].to_numpy(float), df[lat].to_numpy(float))
+        out_crs = to_crs
+    elif x and y:
+        xs, ys = df[x].to_numpy(float), df[y].to_numpy(float)
+        out_crs = crs or ""
+    else:
+        raise InputError("give --x COL --y COL (projected metres) or --lon COL --lat COL --to-crs")
+    frame = pd.DataFrame(
+        {"x": np.asarray(xs, float), "y": np.asarray(ys, float), "time": times.to_numpy(),
+         "time_precision": precision, "crs": out_crs}
+    )
+    frame.attrs["skipped"] = f"{skipped} rows without a date skipped" if skipped else ""
+    return frame
+
+
+def _parse_methods(method: str) -> list[str]:
+    from guardian.analysis.risk import METHODS
+
+    if method == "all":
+        return list(METHODS)
+    names = [m.strip() for m in method.split(",") if m.strip()]
+    bad = [m for m in names if m not in METHODS]
+    if bad:
+        raise InputError(f"--method {bad} unknown; expected 'all' or some of {sorted(METHODS)}")
+    return names
 
 
 def register(app: typer.Typer) -> None:
     """Add the risk commands to the main app."""
+    risk_app = typer.Typer(help="Prospective risk maps and their back-tested accuracy.",
+                           no_args_is_help=True)
+    app.add_typer(risk_app, name="risk")
+
+    @risk_app.command("backtest")
+    def backtest(
+        method: str = typer.Option("all", help="all, or a comma list of naive,kde,prospective,sepp"),
+        data: Path | None = typer.Option(None, help="CSV of events (force extract)"),
+        mapping: Path | None = typer.Option(None, help="TOML column mapping for --data"),
+        x: str | None = typer.Option(None, help="x column (projected metres)"),
+        y: str | None = typer.Option(None, help="y column (projected metres)"),
+        lon: str | None = typer.Option(None, help="longitude column (WGS84)"),
+        lat: str | None = typer.Option(None, help="latitude column (WGS84)"),
+        date: str | None = typer.Option(None, help="date or date-time column"),
+        date_format: str | None = typer.Option(None, help="strptime format of --date"),
+        crs: str | None = typer.Option(None, help="CRS of --x/--y, e.g. EPSG:26971"),
+        to_crs: str | None = typer.Option(None, help="projected CRS for --lon/--lat"),
+        tz: str = typer.Option("UTC", help="timezone of the dates"),
+        police_uk: Path | None = typer.Option(None, "--police-uk",
+                                              help="folder of police.uk street files"),
+        category: list[str] | None = typer.Option(
+            None, help="police.uk categories (repeatable); default: victim/public-reported crime"),
+        cell: float = typer.Option(150.0, help="cell size in metres"),
+        window: str = typer.Option("7", help="window in days, or 'month' (default for --police-uk)"),
+        start: str = typer.Option(..., help="first cut-off date"),
+        since: str | None = typer.Option(None, help="ignore events before this date"),
+        end: str = typer.Option(..., help="end of the last window"),
+        domain_buffer: float = typer.Option(300.0, help="study area: metres around any event"),
+        json_out: Path | None = typer.Option(None, "--json", help="save the comparison as JSON"),
+        map_out: Path | None = typer.Option(
+            None, "--map", help="also draw the best method's next-window map (PNG) with its figures"),
+    ) -> None:
+        """Rolling-origin back-test: hit rate and PAI at 1/2/5/10% area for each method."""
+        import time as _time
+
+        import pandas as pd
+
+        from guardian.analysis.hotspots import DEFAULT_TARGET_CATEGORIES
+        from guardian.analysis.risk import make_estimator, rolling_origin_backtest
+
+        console = Console(width=None if sys.stdout.isatty() else 140)
+        sources = [s for s in (data, police_uk) if s is not None]
+        if len(sources) != 1:
+            raise InputError("give exactly one of --data FILE or --police-uk DIR")
+        tic = _time.perf_counter()
+        if police_uk is not None:
+            events, files = _read_police_uk(police_uk)
+            cats = list(category) if category else list(DEFAULT_TARGET_CATEGORIES)
+            events = events[events["category"].isin(cats)]
+            if window == "7":
+                window = "month"
+            source_note = f"{len(files)} police.uk files in {police_uk}; categories {cats}"
+        elif mapping is not None:
+            from guardian.data.extract import read_extract
+
+            events = read_extract(data, mapping)
+            if category:
+                events = events[events["category"].isin(list(category))]
+            source_note = f"{data} via {mapping}"
+        else:
+            events = _read_columns(data, x=x, y=y, lon=lon, lat=lat, date=date,
+                                   date_format=date_format, crs=crs, to_crs=to_crs, tz=tz)
+            source_note = str(data)
+            if events.attrs.get("skipped"):
+                source_note += f" ({events.attrs['skipped']})"
+        if since is not None:
+            tz_ev = events["time"].dt.tz
+            since_ts = pd.Timestamp(since)
+            since_ts = since_ts.tz_localize(tz_ev) if since_ts.tzinfo is None else since_ts
+            events = events[events["time"] >= since_ts]
+            source_note += f"; events from {since}"
+        load_s = _time.perf_counter() - tic
+        names = _parse_methods(method)
+        precision = (
+            str(events["time_precision"].iloc[0]) if "time_precision" in events.columns
+            and len(events) else "minute"
+        )
+        if "sepp" in names and (events.get("time_precision") == "month").any():
+            names.remove("sepp")
+            console.print("[yellow]sepp skipped:[/] it needs day- or minute-resolution times; "
+                          "these are month-precision police.uk data")
+        win: float | str = "month" if window == "month" else float(window)
+        methods = {n: make_estimator(n, cell_m=cell) for n in names}
+        console.print(f"{len(events):,} events ({precision} precision) from {source_note} "
+                      f"read in {load_s:.1f} s")
+        with Progress(TextColumn("{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} windows"), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            tasks = {}
+
+            def report(name, done, total):
+                if name not in tasks:
+                    tasks[name] = progress.add_task(name, total=total)
+                progress.update(tasks[name], completed=done)
+
+            res = rolling_origin_backtest(
+                events, methods=methods, start=start, end=end, window=win, cell_m=cell,
+                domain_buffer_m=domain_buffer, progress=report,
+            )
+        s = res.summary
+        covs = sorted(s["coverage"].unique())
+        wlabel = "monthly" if win == "month" else f"{win:g}-day"
+        table = Table(title=(
+            f"Back-test: {int(s['windows'].iloc[0])} {wlabel} windows, "
+            f"{cell:g} m cells, {res.n_domain_cells:,} study-area cells; mean over windows"))
+        table.add_column("method")
+        for c in covs:
+            table.add_column(f"hit {100 * c:g}%", justify="right")
+            table.add_column(f"PAI {100 * c:g}%", justify="right")
+        table.add_column("fit+predict s", justify="right")
+        for name in names:
+            r = s[s["method"] == name].set_index("coverage")
+            cells = []
+            for c in covs:
+                cells += [f"{100 * r.loc[c, 'mean_hit_rate']:.1f}%", f"{r.loc[c, 'mean_pai']:.2f}"]
+            table.add_row(name, *cells, f"{res.timings[name]:.1f}")
+        r = s[s["method"] == names[0]].set_index("coverage")
+        oracle = []
+        for c in covs:
+            oracle += [f"{100 * r.loc[c, 'mean_oracle_hit_rate']:.1f}%",
+                       f"{r.loc[c, 'mean_oracle_pai']:.2f}"]
+        table.add_row("[dim]oracle (actual counts)[/]", *oracle, "")
+        console.print(table)
+        best = res.best_method(0.05) if any(abs(c - 0.05) < 1e-12 for c in covs) else names[0]
+        console.print(f"Best at 5% area: [bold]{best}[/]. Ties: fractional inclusion of the tied "
+                      f"block. Study area: {res.params['domain']}.")
+        payload = res.to_dict()
+        payload["source"] = source_note
+        payload["command"] = "guardian risk backtest"
+        payload["best_method_5pct"] = best
+        if map_out is not None:
+            from guardian.analysis.risk.render import render_risk_map
+
+            last_end = res.periods["end"].max()
+            model = make_estimator(best, grid=res.grid).fit(events, last_end)
+            step = (last_end + pd.DateOffset(months=1)) if win == "month" \
+                else last_end + pd.Timedelta(days=float(win))
+            surface = model.predict(last_end, step)
+            render_risk_map(surface, res.summary_for(best), map_out, mask=res.domain)
+            console.print(f"map of {best} for {surface.start.date()}..{surface.end.date()} "
+                          f"with its back-test figures: {map_out}")
+            payload["map"] = str(map_out)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(payload, indent=1, default=str))
+            console.print(f"saved {json_out}")
+
+    @risk_app.command("spots")
+    def spots(
+        police_uk: Path = typer.Option(..., "--police-uk", help="folder of police.uk street files"),
+        month: str = typer.Option(..., help="month YYYY-MM"),
+        category: list[str] | None = typer.Option(None, help="categories (repeatable)"),
+        include_police_generated: bool = typer.Option(False, help="allow drugs / weapons"),
+        top: int = typer.Option(20, help="number of cells"),
+        cell: float = typer.Option(150.0, help="cell size in metres"),
+        grow: bool = typer.Option(False, help="merge touching cells into one spot"),
+        json_out: Path | None = typer.Option(None, "--json", help="save as JSON"),
+    ) -> None:
+        """Harm spots of one month with Gi*, FDR, shares and reasons."""
+        from guardian.analysis.hotspots import StudyArea, harm_spots, month_periods
+
+        console = Console()
+        events, _ = _read_police_uk(police_uk)
+        area = StudyArea.from_events(events, cell_m=cell)
+        (s, e), = month_periods([month])
+        res = harm_spots(events, area=area, start=s, end=e, categories=category or None,
+                         include_police_generated=include_police_generated, top_n=top,
+                         grow=grow)
+        t = Table(title=f"Harm spots {month} ({res.precision}; {cell:g} m cells)")
+        for c in ("rank", "district", "streets", "why"):
+            t.add_column(c)
+        for r in res.spots.itertuples():
+            t.add_row(str(r.rank), r.district, r.streets[:40], r.why)
+        console.print(t)
+        console.print(res.concentration.sentence())
+        for n in res.notes:
+            console.print(f"- {n}")
+        if json_out is not None:
+            json_out.write_text(json.dumps(res.to_dict(), indent=1, default=str))

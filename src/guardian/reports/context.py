@@ -151,17 +151,20 @@ class BriefingContext:
 
 def _fill_districts(events: pd.DataFrame) -> pd.DataFrame:
     """Fill empty ``district`` from the LSOA for police.uk forces known to the geography."""
-    if events.empty or (events["district"].fillna("") != "").all():
+    if events.empty:
         return events
-    parts = []
-    for ds, sub in events.groupby("dataset", sort=False):
+    todo = (events["district"].fillna("") == "") & (events["lsoa_code"].fillna("") != "")
+    if not todo.any():
+        return events
+    events = events.copy()
+    for ds in events.loc[todo, "dataset"].unique():
         short = geography.force_short_name(str(ds))
-        if short in geography.forces() and (sub["district"].fillna("") == "").any():
-            fill = geography.districts_for(sub["lsoa_code"], short)
-            sub = sub.assign(district=sub["district"].where(sub["district"].fillna("") != "",
-                                                            fill.to_numpy()))
-        parts.append(sub)
-    return pd.concat(parts, ignore_index=True)
+        if short not in geography.forces():
+            continue
+        rows = todo & (events["dataset"] == ds)
+        events.loc[rows, "district"] = geography.districts_for(events.loc[rows, "lsoa_code"],
+                                                               short).to_numpy()
+    return events
 
 
 def _population(dataset: str) -> int | None:

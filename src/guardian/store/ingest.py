@@ -138,10 +138,11 @@ class _Loader:
                 SourceFile.month == parsed.month, active)).all()
             if old:
                 old_ids = [o.id for o in old]
-                gone = c.execute(select(Event.event_key).where(
-                    Event.source_file_id.in_(old_ids))).scalars().all()
+                in_old = and_(Event.dataset_id == ds, Event.month == parsed.month,
+                              Event.source_file_id.in_(old_ids))
+                gone = c.execute(select(Event.event_key).where(in_old)).scalars().all()
                 keys.difference_update(gone)
-                c.execute(delete(Event).where(Event.source_file_id.in_(old_ids)))
+                c.execute(delete(Event).where(in_old))
                 c.execute(update(SourceFile).where(SourceFile.id.in_(old_ids))
                           .values(superseded_at=_now()))
                 report.status = "replaced"
@@ -223,6 +224,8 @@ class _Loader:
     def apply_outcomes(self) -> None:
         """Attach each crime's latest outcome (from outcomes files) to its event."""
         for ds in self.touched:
+            if self.conn.execute(select(Outcome.id).where(Outcome.dataset_id == ds).limit(1)).first() is None:
+                continue
             latest = (
                 select(Outcome.outcome)
                 .where(Outcome.dataset_id == Event.dataset_id, Outcome.crime_id == Event.event_key)

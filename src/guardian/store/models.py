@@ -56,8 +56,9 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("dataset_id", "event_key", name="uq_events_dataset_key"),
+        # Few indexes on purpose: each one costs at load time. Month filters (the common query)
+        # use this one; replacement deletes go by dataset + month + file through it too.
         Index("ix_events_dataset_month", "dataset_id", "month"),
-        Index("ix_events_dataset_category", "dataset_id", "category"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
@@ -76,7 +77,7 @@ class Event(Base):
     lsoa_name: Mapped[str] = mapped_column(String(100), default="")
     outcome: Mapped[str] = mapped_column(Text, default="")
     outcome_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
-    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_files.id"), index=True)
+    source_file_id: Mapped[int] = mapped_column(ForeignKey("source_files.id"))
     source_line: Mapped[int] = mapped_column(Integer)
 
 

@@ -9,6 +9,7 @@ this takes a fraction of one and the graph is reused for every period.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -210,7 +211,9 @@ def gi_star(
             f"Gi* needs at least 3 locations with varying values; got {y.size} locations, "
             f"range {np.ptp(y) if y.size else 0}"
         )
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        # esda announces a future change of its permutation alternative; we document ours
+        warnings.simplefilter("ignore", DeprecationWarning)
         lg = G_Local(
             y, graph, transform="B", star=True, permutations=int(permutations),
             seed=random_state, keep_simulations=False,

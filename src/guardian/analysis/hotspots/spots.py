@@ -439,7 +439,10 @@ def harm_spots(
         else:
             head = f"{int(off):,} offences ({_pct(share_o)} of offences) in {_pct(share_a)} of area"
         sig = "significant hot spot" if bool(hot_flat[cs].any()) else "not significant"
-        why = f"{head}; Gi* z={zc:.1f}, FDR q={qc:.3g} ({sig})"
+        qtxt = "q<0.001" if qc < 0.001 else f"q={qc:.3f}"
+        why = f"{head}; Gi* z={zc:.1f}, FDR {qtxt} ({sig})"
+        if any("police station" in s.lower() for s in street_list):
+            why += "; includes a police-station map point (offences recorded at the station?)"
         if precision == "approximate":
             why += "; approximate (police.uk snapped points)"
         rows_, cols_ = np.divmod(np.asarray(cs), grid.nx)

@@ -663,6 +663,21 @@ def _complete_table(
 # --------------------------------------------------------------------------------------------
 
 
+def _select_mode(n_bins: int, lut_bins: int) -> str:
+    """Kernel for binning the signed time differences of a block of pairs.
+
+    ``"hist"``: ``bincount`` over all 2R+1 signed differences (coarse times, e.g. whole days
+    over a few years), folded into bands afterwards; ``"lut"``: differences clipped to the last
+    time break and mapped through a lookup table; ``"search"``: ``searchsorted`` on the breaks
+    (times with no common resolution). All three give identical counts.
+    """
+    if n_bins <= _HIST_MAX_BINS:
+        return "hist"
+    if lut_bins <= _LUT_MAX_BINS:
+        return "lut"
+    return "search"
+
+
 def _permutation_counts(
     *,
     t_us: np.ndarray,
@@ -692,26 +707,21 @@ def _permutation_counts(
     n_bins = 2 * span + 1
     # integer edges in units of g: w*g >= e  <=>  w >= ceil(e/g)
     edges_u = -((-t_edges) // g)
-    if n_bins <= _HIST_MAX_BINS:
-        mode = "hist"
+    cap = int(edges_u[-1])  # |w| >= cap is the open column
+    mode = _select_mode(n_bins, 2 * cap + 1)
+    lut = onehot = None
+    if mode == "hist":
         w = np.abs(np.arange(-span, span + 1, dtype=np.int64))
         col_of_bin = _classify(w, edges_u) + 1  # (n_bins,)
         onehot = np.zeros((n_bins, n_cols), dtype=np.float64)
         onehot[np.arange(n_bins), col_of_bin] = 1.0
         offset = span
-        lut = None
+    elif mode == "lut":
+        w = np.abs(np.arange(-cap, cap + 1, dtype=np.int64))
+        lut = (_classify(w, edges_u) + 1).astype(np.intp)
+        offset = cap
     else:
-        cap = int(edges_u[-1])  # |w| >= cap is the open column
-        if 2 * cap + 1 <= _LUT_MAX_BINS:
-            mode = "lut"
-            w = np.abs(np.arange(-cap, cap + 1, dtype=np.int64))
-            lut = (_classify(w, edges_u) + 1).astype(np.intp)
-            offset = cap
-        else:
-            mode = "search"
-            lut = None
-            offset = 0
-        onehot = None
+        offset = 0
 
     dtype = np.int32 if (span + max(offset, 0) + 1) < 2**31 - 1 else np.int64
     units = units.astype(dtype)

@@ -91,6 +91,8 @@ class BacktestResult:
     grid : Grid
     n_domain_cells : int
         Cells in the study area (the denominator of area share).
+    domain : bool array (ny, nx)
+        The study-area cells.
     params : dict
         Methods and parameters, window, coverages, domain rule, seeds.
     timings : dict
@@ -103,6 +105,7 @@ class BacktestResult:
     n_domain_cells: int
     params: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    domain: np.ndarray | None = field(default=None, repr=False)
 
     def best_method(self, coverage: float = 0.05) -> str:
         """The method with the highest mean PAI at ``coverage``."""
@@ -264,4 +267,4 @@ def rolling_origin_backtest(
         "tie_rule": "fractional inclusion of the tied block (expected value of a random tie-break)",
         "time_precision": arrays["precision"],
     }
-    return BacktestResult(periods, summary, grid, int(domain.sum()), params, timings)
+    return BacktestResult(periods, summary, grid, int(domain.sum()), params, timings, domain)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 09:07:24.872765
+Create Date: 2026-11-24
 """
 
 from alembic import op
@@ -84,9 +84,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('dataset_id', 'event_key', name='uq_events_dataset_key')
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.create_index('ix_events_dataset_category', ['dataset_id', 'category'], unique=False)
         batch_op.create_index('ix_events_dataset_month', ['dataset_id', 'month'], unique=False)
-        batch_op.create_index(batch_op.f('ix_events_source_file_id'), ['source_file_id'], unique=False)
 
     op.create_table('outcomes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -131,9 +129,7 @@ def downgrade() -> None:
 
     op.drop_table('outcomes')
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_events_source_file_id'))
         batch_op.drop_index('ix_events_dataset_month')
-        batch_op.drop_index('ix_events_dataset_category')
 
     op.drop_table('events')
     with op.batch_alter_table('duplicates', schema=None) as batch_op:

@@ -1,0 +1,109 @@
+"""Risk maps drawn with their measured accuracy: a map is never shown without its back-test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from guardian.analysis.risk.grid import GridSurface
+from guardian.errors import InputError
+
+
+def backtest_caption(summary: dict) -> str:
+    """One or two lines of back-test figures for a map (hit rate and PAI per coverage)."""
+    need = ("method", "coverage", "mean_hit_rate", "mean_pai", "windows")
+    missing = [k for k in need if k not in summary]
+    if missing:
+        raise InputError(
+            f"backtest summary is missing {missing}; pass BacktestResult.summary_for(method)"
+        )
+    parts = [
+        f"{100 * c:g}% area: hit rate {100 * h:.1f}%, PAI {p:.2f}"
+        for c, h, p in zip(summary["coverage"], summary["mean_hit_rate"], summary["mean_pai"],
+                           strict=True)
+    ]
+    when = ""
+    if summary.get("first_cutoff") and summary.get("last_cutoff"):
+        when = f", cut-offs {summary['first_cutoff'][:10]} to {summary['last_cutoff'][:10]}"
+    window = summary.get("window")
+    wtxt = "monthly" if window == "month" else (f"{window:g}-day" if window else "")
+    head = (
+        f"Measured accuracy of '{summary['method']}' over {summary['windows']} {wtxt} "
+        f"back-test windows{when}:"
+    )
+    return head + "\n" + "; ".join(parts)
+
+
+def render_risk_map(surface: GridSurface, backtest_summary: dict | None, path=None, *,
+                    mask=None, coverage: float = 0.05, title: str | None = None):
+    """Draw a risk surface with its back-test figures printed on the figure.
+
+    Parameters
+    ----------
+    surface : GridSurface
+        The prediction to draw.
+    backtest_summary : dict
+        ``BacktestResult.summary_for(surface.method)``. Required: a risk map without its
+        measured accuracy is refused.
+    path : str or Path, optional
+        Where to save (PNG/PDF/SVG by extension). Without it nothing is written.
+    mask : bool array (ny, nx), optional
+        Study area of the back-test (``BacktestResult.domain``); cells outside it are blank.
+    coverage : float
+        The top ``coverage`` share of study-area cells is outlined: the cells the back-test
+        scored at that coverage.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if backtest_summary is None:
+        raise InputError(
+            "a risk map is never shown without its back-test; run rolling_origin_backtest and "
+            "pass result.summary_for(method)"
+        )
+    if backtest_summary.get("method") != surface.method:
+        raise InputError(
+            f"back-test figures are for {backtest_summary.get('method')!r} but the map is "
+            f"{surface.method!r}; pass the summary of the same method"
+        )
+    caption = backtest_caption(backtest_summary)
+    from matplotlib.figure import Figure
+
+    g = surface.grid
+    fig = Figure(figsize=(8, 8.6), dpi=120)
+    ax = fig.add_axes([0.06, 0.16, 0.8, 0.76])
+    v = np.asarray(surface.values, float)
+    m = np.ones(v.shape, bool) if mask is None else np.asarray(mask, bool)
+    if m.shape != v.shape:
+        raise InputError(f"mask shape {m.shape} differs from the surface shape {v.shape}")
+    shown = np.ma.masked_where(~m | (v <= 0), v)
+    extent = (g.x0, g.x0 + g.nx * g.cell_m, g.y0, g.y0 + g.ny * g.cell_m)
+    im = ax.imshow(shown, origin="lower", extent=extent, cmap="inferno_r", interpolation="nearest")
+    # outline the top `coverage` share of study-area cells (what the back-test scored)
+    inside = v[m]
+    if inside.size:
+        thr = np.quantile(inside, 1.0 - coverage)
+        if thr > 0:
+            ax.contour((v >= thr) & m, levels=[0.5], colors="tab:blue", linewidths=0.6,
+                       origin="lower", extent=extent)
+    ax.set_xlabel(f"x (m, {g.crs or 'projected'})")
+    ax.set_ylabel("y (m)")
+    ax.set_aspect("equal")
+    cax = fig.add_axes([0.88, 0.16, 0.025, 0.76])
+    fig.colorbar(im, cax=cax, label="risk score")
+    ax.set_title(
+        title
+        or f"{surface.method} risk, {surface.start.date()} to {surface.end.date()} "
+        f"({g.cell_m:g} m cells)",
+        fontsize=10,
+    )
+    fig.text(0.06, 0.02, caption + f"\nOutlined: top {100 * coverage:g}% of the study area.",
+             fontsize=7.5, va="bottom", wrap=True)
+    if path is not None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(p)
+    return fig

@@ -1,0 +1,185 @@
+"""Store: accounting, idempotent re-load, month replacement, duplicates, outcomes, atomicity.
+
+Runs on SQLite and on PostgreSQL (the ``engine`` fixture)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from conftest import ESSEX, REPO
+from guardian.store.events import events_frame
+from guardian.store.ingest import ingest, quarantine_frame
+from guardian.store.models import Event, SourceFile
+from guardian.store.status import dataset_status, month_gaps, resolve_dataset
+
+NOV = ESSEX / "2021-11-essex-street.csv.gz"
+DEC = ESSEX / "2021-12-essex-street.csv.gz"
+
+
+def _count(engine, *where):
+    with engine.connect() as c:
+        return c.execute(select(func.count()).select_from(Event).where(*where)).scalar_one()
+
+
+def _snapshot(engine):
+    with engine.connect() as c:
+        ev = c.execute(select(func.count()).select_from(Event)).scalar_one()
+        files = c.execute(select(func.count()).select_from(SourceFile)).scalar_one()
+    return ev, files
+
+
+def test_accounting_and_idempotent_reload(engine):
+    reports = ingest(engine, [NOV, DEC], workers=1)
+    for r in reports:
+        assert r.status == "loaded"
+        assert r.rows_read == r.loaded + r.quarantined + r.duplicates
+    assert _count(engine) == sum(r.loaded for r in reports) == 15740 + 14815
+    before = _snapshot(engine)
+    again = ingest(engine, [DEC, NOV], workers=1)
+    assert {r.status for r in again} == {"unchanged"}
+    assert _snapshot(engine) == before
+    st = dataset_status(engine)[0]
+    assert st["dataset"] == "Essex Police" and st["months"] == ["2021-11", "2021-12"]
+    assert st["rows"] == before[0] and st["gaps"] == []
+    assert resolve_dataset(engine, "essex") == "Essex Police"
+
+
+def test_republished_month_replaces_the_old_one(engine, tmp_path):
+    ingest(engine, [DEC], workers=1)
+    lines = gzip.decompress(DEC.read_bytes()).decode("utf-8-sig").splitlines()
+    newer = tmp_path / "2021-12-essex-street.csv"
+    newer.write_text("\n".join(lines[:-100]) + "\n")  # the republished month lost 100 rows
+    (rep,) = ingest(engine, [newer], workers=1)
+    assert rep.status == "replaced" and "2021-12-essex-street.csv.gz" in rep.message
+    assert _count(engine, Event.month == "2021-12") == 14815 - 100
+    with engine.connect() as c:
+        active = c.execute(select(func.count()).select_from(SourceFile)
+                           .where(SourceFile.superseded_at.is_(None))).scalar_one()
+    assert active == 1
+    # loading the old file again brings the old month back (it is newer than what is in force)
+    (back,) = ingest(engine, [DEC], workers=1)
+    assert back.status == "replaced" and _count(engine, Event.month == "2021-12") == 14815
+
+
+def test_duplicates_across_files_are_stored_once_and_counted(engine, tmp_path):
+    ingest(engine, [DEC], workers=1)
+    lines = gzip.decompress(DEC.read_bytes()).decode("utf-8-sig").splitlines()
+    # the same crimes published again under another month: every Crime ID is already stored
+    moved = [lines[0]] + [ln.replace(",2021-12,", ",2021-10,", 1) for ln in lines[1:]]
+    other = tmp_path / "2021-10-essex-street.csv"
+    other.write_text("\n".join(moved) + "\n")
+    (rep,) = ingest(engine, [other], workers=1)
+    crimes = sum(1 for ln in lines[1:] if not ln.startswith(","))
+    assert rep.duplicates == crimes
+    assert rep.loaded == 14815 - crimes  # the ASB rows (keys include the month) are new
+    assert rep.rows_read == rep.loaded + rep.quarantined + rep.duplicates
+
+
+def test_outcomes_attach_latest_to_crime(engine, tmp_path):
+    ingest(engine, [DEC], workers=1)
+    ev = events_frame(engine, dataset="Essex Police", categories=["Burglary"])
+    cid = ev["event_id"].iloc[0]
+    head = "Crime ID,Month,Reported by,Falls within,Longitude,Latitude,Location,LSOA code,LSOA name,Outcome type"
+    row = f"{cid},{{m}},Essex Police,Essex Police,0.4,51.6,On or near X,E01021237,Basildon 001A,{{o}}"
+    jan = tmp_path / "2022-01-essex-outcomes.csv"
+    jan.write_text("\n".join([head, row.format(m="2022-01", o="Under investigation")]) + "\n")
+    feb = tmp_path / "2022-02-essex-outcomes.csv"
+    feb.write_text("\n".join([head, row.format(m="2022-02", o="Offender given a caution")]) + "\n")
+    ingest(engine, [feb, jan], workers=1)  # order of loading does not matter: latest month wins
+    after = events_frame(engine, dataset="Essex Police", categories=["burglary"])
+    assert after.set_index("event_id").loc[cid, "outcome"] == "Offender given a caution"
+
+
+def test_quarantine_is_kept_with_file_line_and_raw(engine):
+    ingest(engine, [ESSEX / "2018-10-essex-street.csv.gz"], workers=1)
+    q = quarantine_frame(engine)
+    assert len(q) == 3 and q["line"].tolist() == sorted(q["line"].tolist())
+    assert q["file"].str.endswith("2018-10-essex-street.csv.gz").all()
+    assert q["raw"].str.contains("Essex Police").all()
+
+
+def test_bad_file_is_reported_and_the_rest_loads(engine, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    reports = ingest(engine, [bad, DEC], workers=1)
+    assert [r.status for r in reports] == ["error", "loaded"]
+    assert "not a police.uk" in reports[0].message
+
+
+def test_gaps():
+    assert month_gaps(["2018-10", "2018-11", "2019-02", "2021-03"]) == [
+        ["2018-12", "2019-01"], ["2019-03", "2021-02"]]
+    assert month_gaps([]) == [] and month_gaps(["2020-01"]) == []
+
+
+def test_events_frame_is_canonical_and_districts_match_published_counts(sqlite_engine):
+    from guardian.data.schema import check_events
+
+    ingest(sqlite_engine, [ESSEX])
+    ev = check_events(events_frame(sqlite_engine, dataset="Essex Police"))
+    # SOURCE.md of the bundled data counts rows by district from the LSOA name prefix.
+    by = ev["district"].value_counts()
+    assert by["Southend-on-Sea UA"] == 32511 and by["Basildon"] == 30200
+    assert by["Maldon"] == 5421 and by["Uttlesford"] == 8768
+    st = dataset_status(sqlite_engine)[0]
+    assert st["gaps"] == [["2019-03", "2021-02"]] and len(st["months"]) == 15
+    assert st["rows_read"] == 254503 == st["rows"] + st["quarantined"] + st["duplicates"]
+    sub = events_frame(sqlite_engine, dataset="Essex Police", start_month="2021-12",
+                       end_month="2021-12", categories=["Anti-social behaviour"])
+    assert (sub["month"] == "2021-12").all() and len(sub) > 1000
+
+
+def test_killed_load_leaves_store_unchanged(store_url, tmp_path):
+    """A load killed mid-way (SIGKILL, no chance to clean up) leaves the store as before."""
+    from guardian.store.db import get_engine
+
+    engine = get_engine(store_url)
+    ingest(engine, [DEC], workers=1)
+    before = _snapshot(engine)
+    engine.dispose()
+    env = dict(os.environ, GUARDIAN_DATABASE_URL=store_url, GUARDIAN_TEST_SLOW_INGEST_MS="400",
+               PYTHONUNBUFFERED="1")
+    code = ("import sys; from guardian.store.db import get_engine; from guardian.store.ingest import ingest;"
+            "e = get_engine();"
+            "ingest(e, sys.argv[1:], workers=1, progress=lambda r: print('stored', r.name, flush=True))")
+    files = [str(ESSEX / f"2021-{m:02d}-essex-street.csv.gz") for m in (3, 4, 5, 6)]
+    proc = subprocess.Popen([sys.executable, "-c", code, *files], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()  # one file written inside the open transaction
+    assert first.startswith("stored"), first
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    engine = get_engine(store_url)
+    assert _snapshot(engine) == before
+    assert [s["months"] for s in dataset_status(engine)] == [["2021-12"]]
+    engine.dispose()
+
+
+def test_ctrl_c_mid_load_rolls_back(sqlite_engine, monkeypatch):
+    import guardian.store.ingest as ing
+
+    ingest(sqlite_engine, [DEC], workers=1)
+    before = _snapshot(sqlite_engine)
+    calls = {"n": 0}
+    real = ing._Loader.load
+
+    def interrupted(self, src, parsed):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(self, src, parsed)
+
+    monkeypatch.setattr(ing._Loader, "load", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(sqlite_engine, [NOV, ESSEX / "2021-10-essex-street.csv.gz"], workers=1)
+    assert _snapshot(sqlite_engine) == before
