@@ -31,6 +31,19 @@ def test_shipped_table_covers_every_crime_category_and_not_asb():
 def test_unknown_harm_version():
     with pytest.raises(InputError, match="harm_index_v1"):
         harm.load_harm_weights("harm_index_v9")
+    with pytest.raises(InputError, match="does not exist"):
+        harm.load_harm_weights("/nonexistent/weights.csv")
+
+
+def test_user_harm_table_from_a_csv(tmp_path):
+    path = tmp_path / "local_chi_2024.csv"
+    rows = ["category,weight"] + [f"{c.upper()},{i + 1}" for i, c in enumerate(CRIME_CATEGORIES)]
+    path.write_text("\n".join(rows))
+    hw = harm.load_harm_weights(str(path))
+    assert hw.version == "local_chi_2024" and hw.weights[CRIME_CATEGORIES[2]] == 3.0
+    (tmp_path / "bad.csv").write_text("category,days\nRobbery,1")
+    with pytest.raises(InputError, match="'category' and 'weight'"):
+        harm.load_harm_weights(str(tmp_path / "bad.csv"))
 
 
 def test_shipped_table_is_reproducible_from_its_inputs():

@@ -189,11 +189,23 @@ def test_emerging_labels_hand_cases():
     T = 8
     hot = np.zeros((6, T), bool)
     z = np.zeros((6, T))
-    hot[0, -1] = True; z[0] = np.r_[np.zeros(T - 1), 3.0]                    # new
-    hot[1] = True; z[1] = 3.0 + np.array([0.1, -0.1] * 4)                      # persistent
-    hot[2, 3:] = True; z[2] = np.linspace(0, 5, T)                              # emerging
-    hot[3] = True; z[3] = np.linspace(6, 2.5, T)                                # diminishing
-    hot[4, :-1] = True; z[4] = 3.0 + np.array([0.1, -0.1] * 4); z[4, -1] = 0.5  # historical
+    # row 0: new -- hot only in the final period
+    hot[0, -1] = True
+    z[0] = np.r_[np.zeros(T - 1), 3.0]
+    # row 1: persistent -- always hot, flat z
+    hot[1] = True
+    z[1] = 3.0 + np.array([0.1, -0.1] * 4)
+    # row 2: emerging -- hot lately, z rising
+    hot[2, 3:] = True
+    z[2] = np.linspace(0, 5, T)
+    # row 3: diminishing -- hot throughout, z falling
+    hot[3] = True
+    z[3] = np.linspace(6, 2.5, T)
+    # row 4: historical -- hot in every period but the last
+    hot[4, :-1] = True
+    z[4] = 3.0 + np.array([0.1, -0.1] * 4)
+    z[4, -1] = 0.5
+    # row 5: never hot
     labels, mk = emerging_labels(hot, z)
     assert list(labels) == ["new", "persistent", "emerging", "diminishing", "historical", ""]
 

@@ -117,15 +117,32 @@ class HarmWeights:
 
 
 def load_harm_weights(version: str = DEFAULT_VERSION) -> HarmWeights:
-    """Load a harm table shipped with Guardian (``analysis/data/<version>.csv``).
+    """Load a harm table: a version shipped with Guardian (``analysis/data/<version>.csv``) or
+    the path of a CSV of your own with columns ``category, weight`` (one row per police.uk crime
+    category; the file's name, without ``.csv``, becomes the version written into reports).
 
     Raises :class:`InputError` naming the available versions when ``version`` is unknown.
     """
+    from pathlib import Path
+
+    if str(version).endswith(".csv"):
+        path = Path(version)
+        if not path.is_file():
+            raise InputError(f"harm table file {version!r} does not exist")
+        table = pd.read_csv(path)
+        if not {"category", "weight"} <= set(table.columns):
+            raise InputError(f"{version}: a harm table needs columns 'category' and 'weight'")
+        table["category"] = table["category"].map(normalise_category)
+        return HarmWeights(version=path.stem,
+                           weights=dict(zip(table["category"], table["weight"].astype(float),
+                                            strict=True)),
+                           source=f"user table {path}", table=table)
     base = resources.files("guardian.analysis") / "data"
     available = sorted(p.name[:-4] for p in base.iterdir() if p.name.startswith("harm_index_")
                        and p.name.endswith(".csv"))
     if version not in available:
-        raise InputError(f"harm table {version!r} not found; available: {available}")
+        raise InputError(f"harm table {version!r} not found; available: {available}, or give "
+                         "the path of a CSV with columns category, weight")
     with resources.as_file(base / f"{version}.csv") as path:
         table = pd.read_csv(path)
     weights = dict(zip(table["category"], table["weight"].astype(float), strict=True))
@@ -133,8 +150,9 @@ def load_harm_weights(version: str = DEFAULT_VERSION) -> HarmWeights:
         version=version,
         weights=weights,
         source=(
-            "ONS Crime Severity Score offence weights (ONS 2016, CSS data tool), mapped to "
-            "police.uk categories weighted by Home Office recorded crime 2017/18 offence counts"
+            "ONS Crime Severity Score offence weights (ONS 2016, CSS data tool; per-offence "
+            "values partly approximate, see harm_index_v1.md), mapped to police.uk categories "
+            "weighted by Home Office recorded crime 2017/18 offence counts"
         ),
         table=table,
     )

@@ -227,7 +227,8 @@ def register(app: typer.Typer) -> None:
             last_end = res.periods["end"].max()
             model = make_estimator(best, grid=res.grid).fit(events, last_end)
             step = (last_end + pd.DateOffset(months=1)) if win == "month" \
-                else last_end + pd.Timedelta(days=float(win))
+                else last_end + (pd.DateOffset(days=int(win)) if float(win).is_integer()
+                                 else pd.Timedelta(days=float(win)))
             surface = model.predict(last_end, step)
             render_risk_map(surface, res.summary_for(best), map_out, mask=res.domain)
             console.print(f"map of {best} for {surface.start.date()}..{surface.end.date()} "

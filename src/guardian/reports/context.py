@@ -24,6 +24,11 @@ from guardian.data.schema import check_events
 from guardian.errors import InputError, NotFound
 
 
+DEFAULT_ANOMALY = {"window_months": 12, "min_neighbours": 3, "z_threshold": 3.0,
+                   "min_relative": 0.2, "mad_floor": 0.025}
+"""Defaults of :func:`guardian.analysis.performance.detect_anomalies`, written into reports."""
+
+
 @dataclass(frozen=True)
 class Params:
     """Parameters of a briefing (written into its footer and JSON).
@@ -45,7 +50,7 @@ class Params:
     baseline_year: int = perf.DEFAULT_BASELINE_YEAR
     harm_version: str = harm_mod.DEFAULT_VERSION
     harm_target: float = 0.75
-    anomaly: dict = field(default_factory=dict)
+    anomaly: dict = field(default_factory=lambda: dict(DEFAULT_ANOMALY))
     trend_months: int = 39
 
     def to_dict(self) -> dict:

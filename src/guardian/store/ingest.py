@@ -7,6 +7,7 @@ mid-load leaves the store exactly as before.
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import time
@@ -209,11 +210,17 @@ class _Loader:
             return
         dialect = self.conn.dialect.name
         if dialect == "postgresql":
+            # COPY in CSV form: strings quoted (so "" is an empty string), NULL unquoted.
+            buf = io.StringIO()
+            pd.DataFrame(rows, columns=list(cols)).to_csv(
+                buf, header=False, index=False, quoting=csv.QUOTE_NONNUMERIC, na_rep="")
             dbapi = self.conn.connection.driver_connection
             with dbapi.cursor() as cur:
-                with cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as cp:
-                    for r in rows:
-                        cp.write_row(r)
+                nullable = [c for c in cols if table.c[c].nullable]
+                force_null = f", FORCE_NULL ({', '.join(nullable)})" if nullable else ""
+                sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv{force_null})"
+                with cur.copy(sql) as cp:
+                    cp.write(buf.getvalue())
         elif dialect == "sqlite":
             marks = ", ".join("?" for _ in cols)
             self.conn.exec_driver_sql(

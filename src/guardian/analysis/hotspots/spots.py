@@ -30,7 +30,7 @@ import pandas as pd
 from libpysal.graph import Graph
 from scipy import ndimage
 
-from guardian.analysis.hotspots.concentration import DEFAULT_FRACTIONS, Concentration, concentration
+from guardian.analysis.hotspots.concentration import Concentration, concentration
 from guardian.analysis.hotspots.gistar import GiStarResult, grid_gi_star, grid_graph
 from guardian.analysis.hotspots.stability import emerging_labels, spot_overlap
 from guardian.analysis.risk.grid import Grid

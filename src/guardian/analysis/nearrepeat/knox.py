@@ -723,8 +723,8 @@ def _permutation_counts(
     else:
         offset = 0
 
-    dtype = np.int32 if (span + max(offset, 0) + 1) < 2**31 - 1 else np.int64
-    units = units.astype(dtype)
+    # intp throughout: np.take and np.bincount then never make hidden converted copies.
+    units = units.astype(np.intp)
     blocks: list[tuple[int, int, int]] = []
     for r in range(n_rows - 1):
         a, b = int(row_bounds[r]), int(row_bounds[r + 1])
@@ -743,19 +743,19 @@ def _permutation_counts(
         k = loads.index(min(loads))
         groups[k].append(blk)
         loads[k] += blk[2] - blk[1]
+    groups = [g for g in groups if g]
 
     def work(group: list[tuple[int, int, int]], up: np.ndarray, upo: np.ndarray) -> np.ndarray:
         pc = up.shape[0]
-        if mode == "hist":
-            acc = np.zeros((pc, n_rows, n_bins), dtype=np.int64)
-        else:
-            acc = np.zeros((pc, n_rows, n_cols), dtype=np.int64)
-        buf_a = np.empty(_BLOCK_PAIRS, dtype=up.dtype)
-        buf_b = np.empty(_BLOCK_PAIRS, dtype=up.dtype)
+        width = n_bins if mode == "hist" else n_cols
+        acc = np.zeros((pc, n_rows, width), dtype=np.int64)
+        buf_a = np.empty(_BLOCK_PAIRS, dtype=np.intp)
+        buf_b = np.empty(_BLOCK_PAIRS, dtype=np.intp)
         for r, s, e in group:
             ib, jb = pi[s:e], pj[s:e]
             a_, b_ = buf_a[: e - s], buf_b[: e - s]
             for kk in range(pc):
+                # (time of i) + offset - (time of j): a non-negative bin index
                 np.take(upo[kk], ib, out=a_, mode="wrap")
                 np.take(up[kk], jb, out=b_, mode="wrap")
                 np.subtract(a_, b_, out=a_)
@@ -763,27 +763,35 @@ def _permutation_counts(
                     acc[kk, r] += np.bincount(a_, minlength=n_bins)
                 elif mode == "lut":
                     np.clip(a_, 0, 2 * offset, out=a_)
-                    acc[kk, r] += np.bincount(lut.take(a_), minlength=n_cols)  # type: ignore[union-attr]
+                    np.take(lut, a_, out=b_, mode="wrap")
+                    acc[kk, r] += np.bincount(b_, minlength=n_cols)
                 else:
                     np.abs(a_, out=a_)
-                    acc[kk, r] += np.bincount(
-                        _classify(a_.astype(np.int64), edges_u) + 1, minlength=n_cols
-                    )
+                    acc[kk, r] += np.bincount(_classify(a_, edges_u) + 1, minlength=n_cols)
         return acc
 
     rng = np.random.default_rng(seed)
+
+    def draw(pc: int) -> tuple[np.ndarray, np.ndarray]:
+        # Permutations are drawn in sequence from one generator, so the result depends on
+        # the seed only. Event e (original order) receives the time of event perm[e]; events
+        # are stored in k-d tree order, hence the final gather by `order`.
+        up = np.empty((pc, n), dtype=np.intp)
+        for kk in range(pc):
+            up[kk] = units[rng.permutation(n)][order]
+        return up, (up + offset if offset else up)
+
+    sizes = [min(_PERM_CHUNK, permutations - s) for s in range(0, permutations, _PERM_CHUNK)]
     out = np.zeros((permutations, n_rows, n_cols), dtype=np.int64)
     done = 0
-    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        while done < permutations:
-            pc = min(_PERM_CHUNK, permutations - done)
-            up = np.empty((pc, n), dtype=dtype)
-            for kk in range(pc):
-                # event e (original order) receives the time of event perm[e]; events are
-                # stored in k-d tree order, hence the final gather by `order`.
-                up[kk] = units[rng.permutation(n)][order]
-            upo = up + dtype(offset) if offset else up
-            futures = [pool.submit(work, grp, up, upo) for grp in groups if grp]
+    # One thread draws the next chunk of permutations while the others count the current one.
+    with ThreadPoolExecutor(max_workers=1) as drawer, ThreadPoolExecutor(n_jobs) as pool:
+        pending = drawer.submit(draw, sizes[0])
+        for ci, pc in enumerate(sizes):
+            up, upo = pending.result()
+            if ci + 1 < len(sizes):
+                pending = drawer.submit(draw, sizes[ci + 1])
+            futures = [pool.submit(work, grp, up, upo) for grp in groups]
             for fut in futures:
                 acc = fut.result()
                 if mode == "hist":

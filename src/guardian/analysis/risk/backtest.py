@@ -64,7 +64,9 @@ def rolling_windows(start, end, window, tz) -> list[tuple[pd.Timestamp, pd.Times
             raise InputError(f"window must be a number of days or 'month', got {window!r}") from exc
         if not days > 0:
             raise InputError(f"window must be a positive number of days, got {window!r}")
-        step = pd.Timedelta(days=days)
+        # whole days step by calendar day (wall clock), so windows keep starting at midnight
+        # across daylight-saving changes; fractional days step by elapsed time
+        step = pd.DateOffset(days=int(days)) if float(days).is_integer() else pd.Timedelta(days=days)
         c = s
         while c + step <= e:
             out.append((c, c + step))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import guardian.store.models  # noqa: F401  (register tables)
+import guardian.operations.cocoons.models  # noqa: F401
 from guardian.store.base import Base
 
 target_metadata = Base.metadata

@@ -1,0 +1,1532 @@
+"""Burglary cocooning: opening, merging, visiting, expiry, overdue visits and delivery figures.
+
+Every function is keyword-only, takes an :class:`~sqlalchemy.Engine` (one transaction per call)
+or a :class:`~sqlalchemy.Connection` (the caller's transaction), takes the "as of" time as a
+parameter (never the clock) and raises :mod:`guardian.errors` domain errors.
+
+The rules (``docs/cocoons.md`` explains them for users)
+--------------------------------------------------------
+* **Burglaries cocooned**: category "Burglary" with a dwelling flag that is true or unknown.
+  police.uk does not separate dwelling from non-dwelling burglary, so on police.uk data this is
+  "residential-or-unknown" burglary and every output says so (``burglary_basis``).
+* **Member disc**: each member burglary *i* puts a disc of radius ``r_i`` metres around its
+  point at risk from its report time ``t_i`` for ``w_i`` days (calendar days in the dataset's
+  timezone): it is *live* at time *t* when ``t_i <= t < t_i + w_i``.
+* **Merge rule**: two burglaries belong to the same cocoon when their discs overlap
+  (distance ``<= r_i + r_j``) while the earlier one is live at the later one's report time
+  (``|t_j - t_i| < w`` of the earlier). A cocoon is a connected group under that relation, so
+  chains merge (A-B-C with A, C far apart) and a burglary touching two cocoons merges them (the
+  older cocoon's id survives; the other is marked ``merged`` and points to it). The result does
+  not depend on the order in which burglaries are opened.
+* **Zone**: the union of the member discs (:func:`zone_geometry`); the cocoon ends at the
+  latest ``t_i + w_i`` (a later member extends it).
+* **Near repeat**: a member burglary that falls *inside* a live member disc of its cocoon
+  (distance ``<= r_i`` and ``0 < t_j - t_i < w_i``) is recorded as a near repeat of the most
+  recent such member. Burglaries with the same report time are never near repeats of each other
+  (on month-resolution data nothing within one month is).
+* **Visits**: each member burglary plans its own visits, due ``visit_hours`` (48) after its
+  report time: the victim's own point first (rank 0), then the known places within ``r_i`` of it,
+  nearest first, up to ``max_visits`` in all.
+* **Status** at an "as of" time: ``open`` (live, no visit recorded yet), ``active`` (live, at
+  least one visit recorded), ``expired`` (``as_of >= ends_at``), ``merged`` (absorbed into
+  another cocoon). A cocoon does not close when its visits are done: the zone stays at risk
+  until it expires; visit completion is reported as delivery.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from guardian.errors import Conflict, InputError, NotFound
+from guardian.operations.cocoons.models import (
+    OUTCOMES,
+    REACHED,
+    Cocoon,
+    CocoonMember,
+    CocoonVisit,
+)
+from guardian.store.models import Dataset, Event
+
+DEFAULT_RADIUS_M = 400.0
+DEFAULT_WINDOW_DAYS = 42.0
+DEFAULT_VISIT_HOURS = 48.0
+DEFAULT_MAX_VISITS = 20
+STATUSES: tuple[str, ...] = ("open", "active", "expired", "merged")
+LIVE_STATUSES: tuple[str, ...] = ("open", "active")
+
+TIMING = {
+    "month": "approximate (month-resolution data)",
+    "day": "approximate (day-resolution data)",
+    "minute": "exact",
+}
+TIMING_NOTE = {
+    "month": (
+        "police.uk publishes the month only: each burglary's report time is taken as the first "
+        "of its month (00:00 local), so visit deadlines, overdue lists and expiry are "
+        "approximate, and burglaries in one month are never near repeats of each other."
+    ),
+    "day": (
+        "the data give the date only: each burglary's report time is taken as 00:00 local on "
+        "its date, so the 48-hour deadline is counted from the start of that day."
+    ),
+    "minute": "report times are exact.",
+}
+_PRECISION_ORDER = {"minute": 0, "day": 1, "month": 2}
+_OUTCOME_ALIASES = {
+    "spoke": "spoke", "spoke-to-resident": "spoke", "advice": "advice", "advice-left": "advice",
+    "no-answer": "no-answer", "no_answer": "no-answer", "noanswer": "no-answer",
+    "no answer": "no-answer", "declined": "declined",
+}
+_ASSIGNEE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]{0,59}$")
+_REF = re.compile(r"^\s*([CcVv])-?(\d+)\s*$")
+_VICTIM_M = 1.0  # a known place closer than this to the burglary is the victim's own point
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters and results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CocoonParameters:
+    """Radius, risk window and visit deadline of new cocoons, and where they came from.
+
+    Parameters
+    ----------
+    radius_m : float
+        Radius of each burglary's disc, metres (default 400).
+    window_days : float
+        Days a burglary's disc stays at risk (default 42).
+    visit_hours : float
+        Hours after the report within which the visits are due (default 48).
+    source : str
+        ``"default"``, ``"manual"`` or ``"knox: <dataset> <dates>, seed N"``.
+    """
+
+    radius_m: float = DEFAULT_RADIUS_M
+    window_days: float = DEFAULT_WINDOW_DAYS
+    visit_hours: float = DEFAULT_VISIT_HOURS
+    source: str = "default"
+
+    def __post_init__(self) -> None:
+        checks = (("radius_m", self.radius_m, 1.0, 5000.0, "metres"),
+                  ("window_days", self.window_days, 1.0, 365.0, "days"),
+                  ("visit_hours", self.visit_hours, 1.0, 24.0 * 14, "hours"))
+        for name, value, lo, hi, unit in checks:
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                raise InputError(f"{name} must be a number of {unit}, got {value!r}") from None
+            if not (lo <= v <= hi):
+                raise InputError(f"{name} {value!r} is out of range: give {lo:g} to {hi:g} {unit} "
+                                 f"(defaults: 400 m, 42 days, 48 hours)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class OpenReport:
+    """What :func:`open_cocoons` did.
+
+    Attributes
+    ----------
+    dataset, as_of, parameters, burglary_basis, timing
+        Context of the run.
+    considered : int
+        Burglaries (dwelling or unknown) in the period.
+    already_cocooned : int
+        Of those, already members of a cocoon (left alone: opening is idempotent).
+    after_as_of : int
+        Reported after ``as_of``: not yet opened.
+    no_location : int
+        Without coordinates: cannot be cocooned (listed, never silently dropped).
+    added : int
+        Burglaries added to cocoons by this run.
+    cocoons_opened : int
+        New cocoons.
+    joined_existing : int
+        New burglaries that joined a cocoon that already existed.
+    near_repeats : int
+        New burglaries recorded as near repeats.
+    cocoons_merged : int
+        Existing cocoons absorbed into another one.
+    visits_planned : int
+        Visit tasks created.
+    non_dwelling_excluded : int
+        "Burglary" rows flagged non-dwelling (not cocooned).
+    """
+
+    dataset: str
+    as_of: str
+    parameters: dict[str, Any]
+    burglary_basis: str
+    timing: str
+    considered: int = 0
+    already_cocooned: int = 0
+    after_as_of: int = 0
+    no_location: int = 0
+    added: int = 0
+    cocoons_opened: int = 0
+    joined_existing: int = 0
+    near_repeats: int = 0
+    cocoons_merged: int = 0
+    visits_planned: int = 0
+    non_dwelling_excluded: int = 0
+    no_location_events: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _begin(bind: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+    elif isinstance(bind, Connection):
+        yield bind
+    else:
+        raise InputError(f"expected a SQLAlchemy Engine or Connection, got {type(bind).__name__}")
+
+
+def _utc(value: Any, name: str = "as_of") -> datetime:
+    """A tz-aware datetime as naive UTC (how the store keeps times)."""
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        raise InputError(f"{name} must be a datetime, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(f"{name} {value.isoformat()} has no timezone; give an aware datetime "
+                         "(e.g. 2016-02-01T00:00+00:00) so the deadline arithmetic is unambiguous")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    return value.replace(tzinfo=UTC).isoformat()
+
+
+def _timing(precisions: Sequence[str]) -> str:
+    ps = [p for p in precisions if p in _PRECISION_ORDER]
+    if not ps:
+        return TIMING["minute"]
+    return TIMING[max(ps, key=_PRECISION_ORDER.__getitem__)]
+
+
+def _coarsest(precisions: Sequence[str]) -> str:
+    ps = [p for p in precisions if p in _PRECISION_ORDER] or ["minute"]
+    return max(ps, key=_PRECISION_ORDER.__getitem__)
+
+
+def _ref(text: str) -> tuple[str, int]:
+    m = _REF.match(str(text))
+    if not m:
+        raise InputError(f"{text!r} is not a cocoon or visit reference; write C-12 for cocoon 12 "
+                         "or V-345 for visit 345 (as shown by `guardian cocoons list`)")
+    return m.group(1).upper(), int(m.group(2))
+
+
+def cocoon_ref(cocoon_id: int) -> str:
+    """``"C-<id>"``, the reference users see for a cocoon."""
+    return f"C-{cocoon_id}"
+
+
+def visit_ref(visit_id: int) -> str:
+    """``"V-<id>"``, the reference users see for a visit task."""
+    return f"V-{visit_id}"
+
+
+def _check_assignee(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not _ASSIGNEE.match(value):
+        raise InputError(f"{name} {value!r} is not a valid assignee: use a collar number or team "
+                         "(letters, digits, space . _ / # -, up to 60 characters), never a "
+                         "victim's or resident's name")
+    return value
+
+
+def _check_outcome(value: str) -> str:
+    key = str(value).strip().lower()
+    if key not in _OUTCOME_ALIASES:
+        raise InputError(f"outcome {value!r} is not one of {list(OUTCOMES)}")
+    return _OUTCOME_ALIASES[key]
+
+
+def _check_month(value: str | None, name: str) -> str | None:
+    if value is None:
+        return None
+    if not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", str(value)):
+        raise InputError(f"{name} {value!r} is not a month; write YYYY-MM, e.g. 2016-01")
+    return str(value)
+
+
+def _dataset(conn: Connection, name: str):
+    row = conn.execute(select(Dataset.id, Dataset.name, Dataset.kind, Dataset.crs,
+                              Dataset.timezone).where(Dataset.name == name)).first()
+    if row is None:
+        names = list(conn.execute(select(Dataset.name).order_by(Dataset.name)).scalars())
+        raise NotFound(f"no dataset {name!r} in the store; loaded: {names or 'none'} "
+                       "(use the exact name, e.g. from `guardian status`)")
+    if str(row.crs).upper() in ("EPSG:4326", "OGC:CRS84"):
+        raise InputError(f"dataset {name!r} has coordinates in {row.crs} (degrees); cocoon "
+                         "radii are metres, so the data must be projected")
+    return row
+
+
+def _to_utc_naive(local: pd.Series | pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
+    idx = pd.DatetimeIndex(pd.to_datetime(local))
+    aware = idx.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
+    return aware.tz_convert("UTC").tz_localize(None)
+
+
+def _days(values: Any) -> np.ndarray:
+    """Naive datetimes as float days since 1970 (calendar arithmetic on wall-clock times)."""
+    a = pd.DatetimeIndex(pd.to_datetime(values)).as_unit("ns").asi8
+    return a.astype(np.float64) / 86_400e9
+
+
+def _burglary_basis(dwelling: pd.Series) -> str:
+    if len(dwelling) and dwelling.isna().any():
+        return ("Burglary with the dwelling flag true or unknown (police.uk 'Burglary' mixes "
+                "dwelling and non-dwelling burglary: treated as residential-or-unknown)")
+    return "dwelling burglary (dwelling flag true)"
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters from a Knox result
+# --------------------------------------------------------------------------------------------
+
+
+def _knox_from_dict(doc: dict[str, Any]):
+    from guardian.analysis.nearrepeat import KnoxResult
+
+    required = ("space_bands", "time_bands", "knox_ratio", "p_value", "observed")
+    missing = [k for k in required if k not in doc]
+    if missing:
+        raise InputError(f"not a Knox result: keys {missing} are missing; write one with "
+                         "`guardian nearrepeat knox ... --json FILE.json`")
+    shape = np.asarray(doc["observed"]).shape
+    kw: dict[str, Any] = {}
+    for f in fields(KnoxResult):
+        v = doc.get(f.name)
+        if f.name in ("observed",):
+            kw[f.name] = np.asarray(v, dtype=np.int64)
+        elif f.name in ("expected_mean", "expected_median", "expected_sd", "knox_ratio",
+                        "knox_ratio_median", "p_value", "z_score"):
+            if v is None:
+                kw[f.name] = np.full(shape, np.nan)
+            else:
+                kw[f.name] = np.array([[np.nan if c is None else c for c in row] for row in v],
+                                      dtype=float)
+        elif f.name in ("space_bands", "time_bands", "space_labels", "time_labels", "warnings"):
+            kw[f.name] = tuple(v or ())
+        elif v is not None:
+            kw[f.name] = v
+        elif f.name in ("n_events", "permutations", "seed", "n_close_pairs"):
+            kw[f.name] = 0
+        elif f.name == "same_location":
+            kw[f.name] = False
+        elif f.name in ("alpha", "min_ratio"):
+            kw[f.name] = 0.05 if f.name == "alpha" else 1.2
+        elif f.name in ("closed", "metric"):
+            kw[f.name] = "left" if f.name == "closed" else "euclidean"
+    return KnoxResult(**kw)
+
+
+def knox_parameters(
+    knox: Any,
+    *,
+    min_ratio: float = 1.2,
+    alpha: float = 0.05,
+    dataset: str | None = None,
+    dates: str | None = None,
+    visit_hours: float = DEFAULT_VISIT_HOURS,
+) -> CocoonParameters:
+    """Cocoon radius and window derived from a force's own Knox result.
+
+    Uses :func:`guardian.analysis.nearrepeat.derive_cocoon_parameters`: the furthest space and
+    time bands reachable from the origin cell through cells with ``p <= alpha`` and Knox ratio
+    ``>= min_ratio``.
+
+    Parameters
+    ----------
+    knox : KnoxResult or dict
+        A :class:`~guardian.analysis.nearrepeat.KnoxResult`, or the JSON document written by
+        ``guardian nearrepeat knox --json`` (its ``input`` block names the data and dates).
+    min_ratio, alpha : float
+        Thresholds of a significant cell.
+    dataset, dates : str, optional
+        Provenance written into ``source`` (taken from the JSON's ``input`` when not given).
+    visit_hours : float
+        Visit deadline, hours (not derived from Knox).
+
+    Returns
+    -------
+    CocoonParameters
+        ``source`` reads ``"knox: <dataset> <dates>, seed N"``.
+
+    Raises
+    ------
+    InputError
+        When the result shows no near-repeat pattern (the first cell is not significant) or the
+        near-repeat module is not available.
+    """
+    try:
+        from guardian.analysis.nearrepeat import derive_cocoon_parameters
+    except ImportError as exc:  # pragma: no cover - the module ships with Guardian
+        raise InputError("Knox-derived parameters need guardian.analysis.nearrepeat, which "
+                         f"could not be imported ({exc}); use --radius/--window") from exc
+    info: dict[str, Any] = {}
+    if isinstance(knox, dict):
+        info = knox.get("input") or {}
+        result = _knox_from_dict(knox)
+    else:
+        result = knox
+    derived = derive_cocoon_parameters(result, min_ratio=min_ratio, alpha=alpha)
+    if derived is None:
+        raise InputError(
+            f"the Knox result shows no near-repeat pattern to act on: its first cell is not "
+            f"significant with ratio >= {min_ratio:g} and p <= {alpha:g}; use the defaults "
+            "(400 m, 42 days) or give --radius/--window")
+    radius, window = derived
+    ds = dataset or info.get("dataset") or info.get("source") or "unnamed data"
+    if dates is None:
+        lo, hi = info.get("from"), info.get("to")
+        if lo or hi:
+            dates = f"{lo or 'first month'}..{hi or 'last month'}"
+        elif info.get("time_origin"):
+            dates = f"from {str(info['time_origin'])[:10]}"
+        else:
+            dates = "all dates"
+    source = f"knox: {ds} {dates}, seed {int(result.seed)}"
+    return CocoonParameters(radius_m=float(radius), window_days=float(window),
+                            visit_hours=visit_hours, source=source)
+
+
+# --------------------------------------------------------------------------------------------
+# Places
+# --------------------------------------------------------------------------------------------
+
+
+def read_addresses(path: Path | str) -> pd.DataFrame:
+    """An address file: CSV with columns ``x, y, address`` (projected metres, dataset's CRS).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``x, y, place``. Rows with unreadable coordinates or an empty address raise
+        :class:`InputError` naming the line (an address list must be complete to be trusted).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"address file {str(p)!r} does not exist")
+    text = p.read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(text))
+    cols = [c.strip().lower() for c in (reader.fieldnames or [])]
+    if not {"x", "y", "address"} <= set(cols):
+        raise InputError(f"address file {p.name} needs columns x, y, address; it has {cols}")
+    xs, ys, places = [], [], []
+    for n, row in enumerate(reader, start=2):
+        row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        try:
+            x, y = float(row["x"]), float(row["y"])
+        except ValueError:
+            raise InputError(f"{p.name} line {n}: x, y ({row['x']!r}, {row['y']!r}) are not "
+                             "numbers (projected metres in the dataset's CRS)") from None
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise InputError(f"{p.name} line {n}: x, y must be finite metres")
+        if not row["address"]:
+            raise InputError(f"{p.name} line {n}: empty address")
+        xs.append(x)
+        ys.append(y)
+        places.append(row["address"])
+    if not places:
+        raise InputError(f"address file {p.name} has no rows")
+    return pd.DataFrame({"x": xs, "y": ys, "place": places})
+
+
+def _place_label(x: float, y: float, location: str) -> str:
+    return location if location else f"point ({x:.0f}, {y:.0f})"
+
+
+def known_places(bind: Engine | Connection, *, dataset: str) -> pd.DataFrame:
+    """Known places of a dataset: distinct ``(x, y, location)`` of any of its events.
+
+    On police.uk data these are the anonymised map points with their street descriptions
+    ("On or near ..."), each standing for a street segment rather than one address; on an
+    extract without addresses they are the points of its recorded events.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``x, y, place`` (metres; ``place`` is the location text, or ``point (x, y)``).
+    """
+    with _begin(bind) as conn:
+        ds = _dataset(conn, dataset)
+        rows = conn.execute(
+            select(Event.x, Event.y, Event.location)
+            .where(Event.dataset_id == ds.id, Event.x.is_not(None), Event.y.is_not(None))
+            .distinct()
+        ).all()
+    frame = pd.DataFrame(rows, columns=["x", "y", "location"])
+    if frame.empty:
+        return pd.DataFrame({"x": pd.Series(dtype=float), "y": pd.Series(dtype=float),
+                             "place": pd.Series(dtype=str)})
+    frame["location"] = frame["location"].fillna("").astype(str)
+    frame["place"] = [_place_label(x, y, loc) for x, y, loc in
+                      zip(frame["x"], frame["y"], frame["location"], strict=True)]
+    frame = frame.drop_duplicates(["x", "y", "place"])
+    return frame[["x", "y", "place"]].sort_values(["x", "y", "place"]).reset_index(drop=True)
+
+
+def _places_frame(conn: Connection, dataset: str, addresses: Any) -> pd.DataFrame:
+    if addresses is None:
+        return known_places(conn, dataset=dataset)
+    if isinstance(addresses, str | Path):
+        return read_addresses(addresses)
+    frame = pd.DataFrame(addresses)
+    if "address" in frame.columns and "place" not in frame.columns:
+        frame = frame.rename(columns={"address": "place"})
+    if not {"x", "y", "place"} <= set(frame.columns):
+        raise InputError(f"addresses need columns x, y, address; got {list(frame.columns)}")
+    return frame[["x", "y", "place"]].astype({"x": float, "y": float, "place": str})
+
+
+def zone_geometry(members: pd.DataFrame | Sequence[dict], radius_m: float | None = None):
+    """The cocoon's zone: the union of its member discs (a shapely geometry, metres).
+
+    Parameters
+    ----------
+    members : DataFrame or list of dict
+        With ``x, y`` and ``radius_m`` (or give ``radius_m`` for all).
+    radius_m : float, optional
+        One radius for all members, metres.
+    """
+    from shapely import union_all
+    from shapely.geometry import Point
+
+    frame = pd.DataFrame(members)
+    radii = frame["radius_m"] if radius_m is None else pd.Series(radius_m, index=frame.index)
+    return union_all([Point(x, y).buffer(r, quad_segs=32) for x, y, r in
+                      zip(frame["x"], frame["y"], radii, strict=True)])
+
+
+def places_in_zone(members: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
+    """Places inside the union of the member discs, nearest first.
+
+    Parameters
+    ----------
+    members : DataFrame
+        Member burglaries: ``x, y, radius_m`` (metres) and optionally ``event_key``.
+    places : DataFrame
+        ``x, y, place``.
+
+    Returns
+    -------
+    DataFrame
+        ``x, y, place, distance_m, nearest`` where ``distance_m`` is the distance to the
+        nearest member burglary (metres) and ``nearest`` that member's position in ``members``;
+        sorted by distance, then place, then x, y. A place is inside when it is within the
+        radius of at least one member (exactly the union of discs, no polygon approximation).
+    """
+    cols = ["x", "y", "place", "distance_m", "nearest"]
+    if members.empty or places.empty:
+        return pd.DataFrame({c: [] for c in cols})
+    px = places["x"].to_numpy(float)
+    py = places["y"].to_numpy(float)
+    mx = members["x"].to_numpy(float)
+    my = members["y"].to_numpy(float)
+    mr = members["radius_m"].to_numpy(float)
+    tree = cKDTree(np.column_stack([px, py]))
+    cand = sorted(set().union(*[tree.query_ball_point([x, y], r) for x, y, r in
+                                zip(mx, my, mr, strict=True)]))
+    if not cand:
+        return pd.DataFrame({c: [] for c in cols})
+    idx = np.asarray(cand)
+    d = np.hypot(px[idx, None] - mx[None, :], py[idx, None] - my[None, :])
+    inside = (d <= mr[None, :]).any(axis=1)
+    idx, d = idx[inside], d[inside]
+    nearest = d.argmin(axis=1)
+    out = pd.DataFrame({"x": px[idx], "y": py[idx], "place": places["place"].to_numpy()[idx],
+                        "distance_m": d[np.arange(len(idx)), nearest], "nearest": nearest})
+    return out.sort_values(["distance_m", "place", "x", "y"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Opening cocoons
+# --------------------------------------------------------------------------------------------
+
+
+def _burglaries(conn: Connection, ds, start_month: str | None, end_month: str | None):
+    q = select(Event.event_key, Event.month, Event.occurred_local, Event.time_precision,
+               Event.dwelling, Event.x, Event.y, Event.lon, Event.lat, Event.location).where(
+        Event.dataset_id == ds.id, Event.category == "Burglary")
+    if start_month:
+        q = q.where(Event.month >= start_month)
+    if end_month:
+        q = q.where(Event.month <= end_month)
+    rows = conn.execute(q).all()
+    frame = pd.DataFrame(rows, columns=["event_key", "month", "local", "precision", "dwelling",
+                                        "x", "y", "lon", "lat", "location"])
+    frame["dwelling"] = frame["dwelling"].map(
+        {True: True, False: False, 1: True, 0: False}).astype("boolean")
+    frame["local"] = pd.to_datetime(frame["local"])
+    frame["utc"] = _to_utc_naive(frame["local"], ds.timezone)
+    for c in ("x", "y", "lon", "lat"):
+        frame[c] = pd.to_numeric(frame[c]).astype(float)
+    frame["location"] = frame["location"].fillna("").astype(str)
+    return frame
+
+
+def _near_repeats(t: np.ndarray, x: np.ndarray, y: np.ndarray, r: np.ndarray,
+                  w: np.ndarray) -> np.ndarray:
+    """Index of the member each member is a near repeat of (-1 when none).
+
+    ``j`` is a near repeat of ``i`` when ``0 < t_j - t_i < w_i`` (days) and the distance is at
+    most ``r_i``; among several, the most recent ``i`` (then the nearest, then the lowest index).
+    """
+    n = len(t)
+    out = np.full(n, -1, dtype=np.int64)
+    for j in range(n):
+        gap = t[j] - t
+        d = np.hypot(x - x[j], y - y[j])
+        ok = (gap > 0) & (gap < w) & (d <= r)
+        if ok.any():
+            cand = np.flatnonzero(ok)
+            order = np.lexsort((cand, d[cand], -t[cand]))
+            out[j] = cand[order[0]]
+    return out
+
+
+def _in_chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
+    values = list(values)
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+def _refresh_cocoons(conn: Connection, ds, cocoon_ids: Sequence[int]) -> dict[int, int]:
+    """Recompute near repeats and the cocoon aggregates of ``cocoon_ids`` from their members.
+
+    Returns the number of members per cocoon that are near repeats.
+    """
+    m = CocoonMember
+    rows = []
+    for chunk in _in_chunks(sorted(set(cocoon_ids))):
+        rows += conn.execute(select(
+            m.id, m.cocoon_id, m.reported_local, m.reported_at, m.time_precision, m.x, m.y,
+            m.radius_m, m.window_days, m.near_repeat_of_id).where(m.cocoon_id.in_(chunk))).all()
+    frame = pd.DataFrame(rows, columns=["id", "cocoon_id", "local", "utc", "precision", "x", "y",
+                                        "r", "w", "nr"])
+    nr_updates, agg_updates, counts = [], [], {}
+    for cid, g in frame.groupby("cocoon_id", sort=True):
+        g = g.sort_values(["local", "id"])
+        t = _days(g["local"])
+        idx = _near_repeats(t, g["x"].to_numpy(float), g["y"].to_numpy(float),
+                            g["r"].to_numpy(float), g["w"].to_numpy(float))
+        ids = g["id"].to_numpy()
+        new_nr = [None if k < 0 else int(ids[k]) for k in idx]
+        for mid, old, new in zip(ids, g["nr"], new_nr, strict=True):
+            old = None if old is None or (isinstance(old, float) and np.isnan(old)) else int(old)
+            if old != new:
+                nr_updates.append({"mid": int(mid), "nr": new})
+        counts[int(cid)] = int((idx >= 0).sum())
+        local_end = pd.to_datetime(g["local"]) + pd.to_timedelta(g["w"].to_numpy(float), unit="D")
+        ends = _to_utc_naive(local_end, ds.timezone).max()
+        first = g["utc"].min()
+        agg_updates.append({"cid": int(cid), "opened_at": pd.Timestamp(first).to_pydatetime(),
+                            "ends_at": pd.Timestamp(ends).to_pydatetime(),
+                            "precision": _coarsest(list(g["precision"]))})
+    mt, ct = CocoonMember.__table__, Cocoon.__table__
+    if nr_updates:
+        conn.execute(update(mt).where(mt.c.id == bindparam("mid"))
+                     .values(near_repeat_of_id=bindparam("nr")), nr_updates)
+    if agg_updates:
+        # first_due_at follows opened_at with the cocoon's own visit deadline.
+        hours = dict(conn.execute(select(Cocoon.id, Cocoon.visit_hours)
+                                  .where(Cocoon.id.in_([a["cid"] for a in agg_updates]))).all())
+        for a in agg_updates:
+            a["first_due"] = a["opened_at"] + timedelta(hours=float(hours[a["cid"]]))
+        conn.execute(update(ct).where(ct.c.id == bindparam("cid")).values(
+            opened_at=bindparam("opened_at"), ends_at=bindparam("ends_at"),
+            first_due_at=bindparam("first_due"), time_precision=bindparam("precision")),
+            agg_updates)
+    return counts
+
+
+def open_cocoons(
+    bind: Engine | Connection,
+    *,
+    dataset: str,
+    as_of: datetime,
+    parameters: CocoonParameters | None = None,
+    start_month: str | None = None,
+    end_month: str | None = None,
+    owner: str | None = None,
+    addresses: Any = None,
+    max_visits: int | None = DEFAULT_MAX_VISITS,
+) -> OpenReport:
+    """Open cocoons for the dwelling burglaries in the store that are not cocooned yet.
+
+    Burglaries are taken in report-time order; each joins the cocoons whose member discs it
+    overlaps while live (merging them when there are several) or opens a new one; its visits
+    are planned (victim first, then the known places within the radius, nearest first). See the
+    module docstring for the exact rules. Idempotent: a burglary already in a cocoon
+    (same dataset and event id) is left alone, so re-running or re-ingesting changes nothing.
+
+    Parameters
+    ----------
+    bind : Engine or Connection
+        The store.
+    dataset : str
+        Exact dataset name (``"chicago_be"``, ``"Essex Police"``).
+    as_of : datetime (tz-aware)
+        The time the run stands at: burglaries reported later are not opened yet.
+    parameters : CocoonParameters, optional
+        Radius, window, visit deadline and their source (default 400 m, 42 days, 48 hours).
+    start_month, end_month : str, optional
+        Inclusive ``YYYY-MM`` bounds on the burglaries considered.
+    owner : str, optional
+        Assignee of the new cocoons (collar number or team; never a victim's name).
+    addresses : path or DataFrame, optional
+        Address points (``x, y, address``, metres) to visit instead of the dataset's known
+        places.
+    max_visits : int or None
+        Visits planned per burglary, the victim included (default 20; None for every known
+        place inside the radius).
+
+    Returns
+    -------
+    OpenReport
+    """
+    p = parameters or CocoonParameters()
+    as_of_u = _utc(as_of)
+    owner = _check_assignee(owner, "owner")
+    start_month = _check_month(start_month, "start_month")
+    end_month = _check_month(end_month, "end_month")
+    if max_visits is not None and (not isinstance(max_visits, int | np.integer) or max_visits < 1):
+        raise InputError(f"max_visits must be a whole number >= 1 (or None for all), "
+                         f"got {max_visits!r}")
+    with _begin(bind) as conn:
+        ds = _dataset(conn, dataset)
+        bur = _burglaries(conn, ds, start_month, end_month)
+        non_dwelling = bur["dwelling"].eq(False).fillna(False).to_numpy(bool)
+        bur = bur[~non_dwelling]
+        report = OpenReport(dataset=ds.name, as_of=_iso(as_of_u), parameters=p.to_dict(),
+                            burglary_basis=_burglary_basis(bur["dwelling"]),
+                            timing=_timing(list(bur["precision"].unique())),
+                            considered=len(bur), non_dwelling_excluded=int(non_dwelling.sum()))
+        done = set(conn.execute(select(CocoonMember.event_key)
+                                .where(CocoonMember.dataset_id == ds.id)).scalars())
+        already = bur["event_key"].isin(done).to_numpy()
+        report.already_cocooned = int(already.sum())
+        bur = bur[~already]
+        late = (bur["utc"] > as_of_u).to_numpy()
+        report.after_as_of = int(late.sum())
+        bur = bur[~late]
+        unplaced = (bur["x"].isna() | bur["y"].isna() | bur["utc"].isna()).to_numpy()
+        report.no_location = int(unplaced.sum())
+        report.no_location_events = bur.loc[unplaced, "event_key"].head(50).tolist()
+        new = bur[~unplaced].sort_values(["local", "event_key"]).reset_index(drop=True)
+        if new.empty:
+            return report
+
+        # Existing members that a new burglary could touch (within the longest window).
+        max_w = max(p.window_days, float(conn.execute(
+            select(func.max(CocoonMember.window_days))
+            .where(CocoonMember.dataset_id == ds.id)).scalar() or 0.0))
+        lo = new["local"].min() - pd.Timedelta(days=max_w)
+        hi = new["local"].max() + pd.Timedelta(days=max_w)
+        m = CocoonMember
+        old_rows = conn.execute(select(m.id, m.cocoon_id, m.reported_local, m.x, m.y, m.radius_m,
+                                       m.window_days).where(
+            m.dataset_id == ds.id, m.reported_local >= lo.to_pydatetime(),
+            m.reported_local <= hi.to_pydatetime())).all()
+        old = pd.DataFrame(old_rows, columns=["id", "cocoon_id", "local", "x", "y", "r", "w"])
+
+        n_old, n_new = len(old), len(new)
+        t = np.concatenate([_days(old["local"]) if n_old else np.empty(0), _days(new["local"])])
+        xs = np.concatenate([old["x"].to_numpy(float), new["x"].to_numpy(float)])
+        ys = np.concatenate([old["y"].to_numpy(float), new["y"].to_numpy(float)])
+        rs = np.concatenate([old["r"].to_numpy(float), np.full(n_new, p.radius_m)])
+        ws = np.concatenate([old["w"].to_numpy(float), np.full(n_new, p.window_days)])
+        is_new = np.arange(n_old + n_new) >= n_old
+
+        tree = cKDTree(np.column_stack([xs, ys]))
+        pairs = tree.query_pairs(2.0 * float(rs.max()), output_type="ndarray")
+        if len(pairs):
+            i, j = pairs[:, 0], pairs[:, 1]
+            d = np.hypot(xs[i] - xs[j], ys[i] - ys[j])
+            w_early = np.where(t[i] <= t[j], ws[i], ws[j])
+            keep = (d <= rs[i] + rs[j]) & (np.abs(t[i] - t[j]) < w_early) & (is_new[i] | is_new[j])
+            i, j = i[keep], j[keep]
+        else:
+            i = j = np.empty(0, dtype=np.int64)
+        # Existing members of one cocoon are already one group.
+        if n_old:
+            first_of = old.groupby("cocoon_id").cumcount().to_numpy() > 0
+            anchor = old.groupby("cocoon_id")["cocoon_id"].transform(
+                lambda s: s.index[0]).to_numpy()
+            i = np.concatenate([i, np.flatnonzero(first_of)])
+            j = np.concatenate([j, anchor[first_of]])
+        n = n_old + n_new
+        graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+        _, label = connected_components(graph, directed=False)
+
+        old_cocoon = np.concatenate([old["cocoon_id"].to_numpy(np.int64), np.full(n_new, -1)])
+        comps = pd.DataFrame({"label": label, "cocoon": old_cocoon, "new": is_new})
+        new_labels = np.unique(label[is_new])
+        target_of: dict[int, int] = {}
+        to_create: list[int] = []
+        merges: dict[int, list[int]] = {}
+        by_label = comps[comps["cocoon"] >= 0].groupby("label")["cocoon"].apply(
+            lambda s: sorted(set(s.tolist())))
+        for lab in new_labels:
+            cids = by_label.get(lab, [])
+            if cids:
+                target_of[int(lab)] = cids[0]
+                if len(cids) > 1:
+                    merges[cids[0]] = cids[1:]
+            else:
+                to_create.append(int(lab))
+
+        # New cocoons (aggregates are provisional; _refresh_cocoons sets them from members).
+        new_label = label[n_old:]
+        if to_create:
+            rows = []
+            for lab in to_create:
+                sub = new[new_label == lab]
+                first = pd.Timestamp(sub["utc"].min()).to_pydatetime()
+                rows.append({
+                    "dataset_id": ds.id, "state": "live", "radius_m": p.radius_m,
+                    "window_days": p.window_days, "visit_hours": p.visit_hours,
+                    "params_source": p.source, "time_precision": _coarsest(list(sub["precision"])),
+                    "opened_at": first, "first_due_at": first + timedelta(hours=p.visit_hours),
+                    "ends_at": first, "owner": owner, "opened_as_of": as_of_u,
+                })
+            ids = conn.execute(insert(Cocoon).returning(Cocoon.id, sort_by_parameter_order=True),
+                               rows).scalars().all()
+            for lab, cid in zip(to_create, ids, strict=True):
+                target_of[lab] = int(cid)
+        report.cocoons_opened = len(to_create)
+
+        # Merge cocoons that a new burglary joined together.
+        for target, others in merges.items():
+            owners = conn.execute(select(Cocoon.id, Cocoon.owner).where(
+                Cocoon.id.in_([target, *others]))).all()
+            owner_map = dict(owners)
+            conn.execute(update(CocoonMember).where(CocoonMember.cocoon_id.in_(others))
+                         .values(cocoon_id=target))
+            conn.execute(update(CocoonVisit).where(CocoonVisit.cocoon_id.in_(others))
+                         .values(cocoon_id=target))
+            conn.execute(update(Cocoon).where(Cocoon.merged_into_id.in_(others))
+                         .values(merged_into_id=target))
+            conn.execute(update(Cocoon).where(Cocoon.id.in_(others)).values(
+                state="merged", merged_into_id=target, merged_as_of=as_of_u))
+            if owner_map.get(target) is None:
+                inherited = next((owner_map[o] for o in others if owner_map.get(o)), None)
+                if inherited:
+                    conn.execute(update(Cocoon).where(Cocoon.id == target)
+                                 .values(owner=inherited))
+            report.cocoons_merged += len(others)
+        existing_targets = {target_of[int(lab)] for lab in new_labels} - set(
+            target_of[lab] for lab in to_create)
+        report.joined_existing = int(sum(
+            1 for lab in new_label if target_of[int(lab)] in existing_targets))
+
+        # Members.
+        member_rows = [{
+            "cocoon_id": target_of[int(lab)], "dataset_id": ds.id, "event_key": r.event_key,
+            "month": r.month, "reported_local": pd.Timestamp(r.local).to_pydatetime(),
+            "reported_at": pd.Timestamp(r.utc).to_pydatetime(), "time_precision": r.precision,
+            "x": float(r.x), "y": float(r.y),
+            "lon": None if pd.isna(r.lon) else float(r.lon),
+            "lat": None if pd.isna(r.lat) else float(r.lat),
+            "location": r.location, "radius_m": p.radius_m, "window_days": p.window_days,
+            "near_repeat_of_id": None, "added_as_of": as_of_u,
+        } for lab, r in zip(new_label, new.itertuples(index=False), strict=True)]
+        member_ids = conn.execute(
+            insert(CocoonMember).returning(CocoonMember.id, sort_by_parameter_order=True),
+            member_rows).scalars().all()
+        report.added = len(member_ids)
+
+        targets = sorted(set(target_of.values()))
+        _refresh_cocoons(conn, ds, targets)
+        report.near_repeats = sum(int(conn.execute(
+            select(func.count()).select_from(CocoonMember).where(
+                CocoonMember.id.in_(chunk), CocoonMember.near_repeat_of_id.is_not(None))
+        ).scalar_one()) for chunk in _in_chunks(member_ids))
+
+        # Visits: victim first, then the places within the radius, nearest first.
+        places = _places_frame(conn, ds.name, addresses)
+        report.visits_planned = _plan_visits(conn, new, member_ids, new_label, target_of,
+                                             places, p, max_visits)
+    return report
+
+
+def _plan_visits(conn: Connection, new: pd.DataFrame, member_ids: Sequence[int],
+                 new_label: np.ndarray, target_of: dict[int, int], places: pd.DataFrame,
+                 p: CocoonParameters, max_visits: int | None) -> int:
+    px = places["x"].to_numpy(float)
+    py = places["y"].to_numpy(float)
+    pn = places["place"].astype(str).to_numpy()
+    tree = cKDTree(np.column_stack([px, py])) if len(places) else None
+    hits = tree.query_ball_point(np.column_stack([new["x"].to_numpy(float),
+                                                  new["y"].to_numpy(float)]), p.radius_m) \
+        if tree is not None else [[] for _ in range(len(new))]
+    rows = []
+    for k, (r, mid, lab) in enumerate(zip(new.itertuples(index=False), member_ids, new_label,
+                                          strict=True)):
+        due = pd.Timestamp(r.utc).to_pydatetime() + timedelta(hours=p.visit_hours)
+        cid = target_of[int(lab)]
+        victim_place = _place_label(r.x, r.y, r.location)
+        rows.append({"cocoon_id": cid, "member_id": int(mid), "rank": 0, "is_victim": True,
+                     "x": float(r.x), "y": float(r.y), "place": victim_place,
+                     "distance_m": 0.0, "due_at": due})
+        idx = np.asarray(hits[k], dtype=np.int64)
+        if len(idx):
+            d = np.hypot(px[idx] - r.x, py[idx] - r.y)
+            keep = d >= _VICTIM_M
+            idx, d = idx[keep], d[keep]
+            order = np.lexsort((py[idx], px[idx], pn[idx], d))
+            idx, d = idx[order], d[order]
+            if max_visits is not None:
+                idx, d = idx[:max_visits - 1], d[:max_visits - 1]
+            for rank, (pi, dist) in enumerate(zip(idx, d, strict=True), start=1):
+                rows.append({"cocoon_id": cid, "member_id": int(mid), "rank": rank,
+                             "is_victim": False, "x": float(px[pi]), "y": float(py[pi]),
+                             "place": str(pn[pi]), "distance_m": float(dist), "due_at": due})
+    for chunk in _in_chunks(rows, 20_000):
+        conn.execute(insert(CocoonVisit), chunk)
+    return len(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading cocoons
+# --------------------------------------------------------------------------------------------
+
+
+def _status(state: str, ends_at: datetime, visits_done: int, as_of: datetime) -> str:
+    if state == "merged":
+        return "merged"
+    if as_of >= ends_at:
+        return "expired"
+    return "active" if visits_done > 0 else "open"
+
+
+def _resolve_cocoon(conn: Connection, cocoon_id: int):
+    row = conn.execute(select(Cocoon.__table__).where(Cocoon.id == cocoon_id)).first()
+    if row is None:
+        raise NotFound(f"no cocoon {cocoon_ref(cocoon_id)}; see `guardian cocoons list`")
+    seen = {row.id}
+    while row.state == "merged" and row.merged_into_id is not None:
+        row = conn.execute(select(Cocoon.__table__).where(Cocoon.id == row.merged_into_id)).first()
+        if row is None or row.id in seen:  # pragma: no cover - guarded by the merge code
+            raise NotFound(f"cocoon {cocoon_ref(cocoon_id)} was merged into a missing cocoon")
+        seen.add(row.id)
+    return row
+
+
+def _members_frame(conn: Connection, cocoon_ids: Sequence[int], as_of: datetime) -> pd.DataFrame:
+    m = CocoonMember
+    rows = []
+    for chunk in _in_chunks(sorted(set(cocoon_ids))):
+        rows += conn.execute(select(
+            m.id, m.cocoon_id, m.event_key, m.month, m.reported_local, m.reported_at,
+            m.time_precision, m.x, m.y, m.lon, m.lat, m.location, m.radius_m, m.window_days,
+            m.near_repeat_of_id).where(m.cocoon_id.in_(chunk), m.reported_at <= as_of)).all()
+    return pd.DataFrame(rows, columns=[
+        "id", "cocoon_id", "event_key", "month", "reported_local", "reported_at", "precision",
+        "x", "y", "lon", "lat", "location", "radius_m", "window_days", "near_repeat_of_id"])
+
+
+def _visit_counts(conn: Connection, cocoon_ids: Sequence[int], as_of: datetime) -> dict[int, dict]:
+    v = CocoonVisit
+    done = case((v.visited_at <= as_of, 1), else_=0)
+    pending_over = case(((or_(v.visited_at.is_(None), v.visited_at > as_of))
+                         & (v.due_at < as_of), 1), else_=0)
+    pending = case((or_(v.visited_at.is_(None), v.visited_at > as_of), 1), else_=0)
+    next_due = case((or_(v.visited_at.is_(None), v.visited_at > as_of), v.due_at), else_=None)
+    out: dict[int, dict] = {}
+    for chunk in _in_chunks(sorted(set(cocoon_ids))):
+        q = (select(v.cocoon_id, func.count(), func.sum(done), func.sum(pending_over),
+                    func.sum(pending), func.min(next_due))
+             .join(CocoonMember, CocoonMember.id == v.member_id)
+             .where(v.cocoon_id.in_(chunk), CocoonMember.reported_at <= as_of)
+             .group_by(v.cocoon_id))
+        for cid, n, nd, no, npend, nxt in conn.execute(q):
+            out[int(cid)] = {"planned": int(n), "done": int(nd or 0), "overdue": int(no or 0),
+                             "pending": int(npend or 0), "next_due": nxt}
+    return out
+
+
+def _why(row, members: pd.DataFrame, n_near: int) -> str:
+    first = members.sort_values(["reported_local", "id"]).iloc[0]
+    if first["precision"] == "month":
+        when = f"in {first['month']} (month only)"
+    else:
+        when = f"on {pd.Timestamp(first['reported_local']).date().isoformat()}"
+    where = _place_label(first["x"], first["y"], first["location"])
+    radii = sorted(set(members["radius_m"].round(1)))
+    wins = sorted(set(members["window_days"].round(1)))
+    rtxt = "/".join(f"{r:g}" for r in radii)
+    wtxt = "/".join(f"{w:g}" for w in wins)
+    text = f"opened by burglary {when} at {where}; "
+    text += (f"{n_near} near repeat{'s' if n_near != 1 else ''} within {rtxt} m/{wtxt} days")
+    others = len(members) - 1 - n_near
+    if others > 0:
+        text += (f"; {others} more burglar{'ies' if others != 1 else 'y'} in overlapping "
+                 f"zone{'s' if others != 1 else ''}")
+    return text
+
+
+def list_cocoons(
+    bind: Engine | Connection,
+    *,
+    as_of: datetime,
+    dataset: str | None = None,
+    statuses: Sequence[str] | None = LIVE_STATUSES,
+) -> list[dict[str, Any]]:
+    """Cocoons opened by ``as_of`` with their status at ``as_of``.
+
+    Parameters
+    ----------
+    as_of : datetime (tz-aware)
+        Status, visits done and overdue counts are as at this time; later members and visits
+        are ignored.
+    dataset : str, optional
+        Exact dataset name; all datasets when omitted.
+    statuses : sequence of str or None
+        Any of ``open, active, expired, merged`` (default the live ones); None for all.
+
+    Returns
+    -------
+    list of dict
+        Per cocoon: ``ref, id, dataset, status, owner, opened_at, first_due_at, next_due_at,
+        ends_at, centre_x, centre_y, lon, lat, radius_m, window_days, params_source, members,
+        near_repeats, visits_planned, visits_done, visits_overdue, timing, why`` (times ISO UTC),
+        newest first.
+    """
+    as_of_u = _utc(as_of)
+    if statuses is not None:
+        bad = [s for s in statuses if s not in STATUSES]
+        if bad:
+            raise InputError(f"status {bad} is not one of {list(STATUSES)}")
+    with _begin(bind) as conn:
+        q = (select(Cocoon.__table__, Dataset.name.label("dataset"), Dataset.timezone)
+             .join(Dataset, Dataset.id == Cocoon.dataset_id)
+             .where(Cocoon.opened_at <= as_of_u).order_by(Cocoon.opened_at.desc(), Cocoon.id))
+        if dataset is not None:
+            q = q.where(Dataset.name == _dataset(conn, dataset).name)
+        rows = conn.execute(q).all()
+        ids = [r.id for r in rows]
+        counts = _visit_counts(conn, ids, as_of_u)
+        members = _members_frame(conn, ids, as_of_u)
+    by_cocoon = dict(tuple(members.groupby("cocoon_id"))) if len(members) else {}
+    out = []
+    for r in rows:
+        c = counts.get(r.id, {"planned": 0, "done": 0, "overdue": 0, "pending": 0,
+                              "next_due": None})
+        status = _status(r.state, r.ends_at, c["done"], as_of_u)
+        if statuses is not None and status not in statuses:
+            continue
+        mem = by_cocoon.get(r.id)
+        if status == "merged" or mem is None or mem.empty:
+            n_mem = n_near = 0
+            cx = cy = lon = lat = None
+            why = (f"merged into {cocoon_ref(r.merged_into_id)}" if status == "merged"
+                   else "no member reported by this time")
+        else:
+            n_mem = len(mem)
+            n_near = int(mem["near_repeat_of_id"].notna().sum())
+            cx, cy = float(mem["x"].mean()), float(mem["y"].mean())
+            lon = float(mem["lon"].mean()) if mem["lon"].notna().all() else None
+            lat = float(mem["lat"].mean()) if mem["lat"].notna().all() else None
+            why = _why(r, mem, n_near)
+        out.append({
+            "ref": cocoon_ref(r.id), "id": r.id, "dataset": r.dataset, "status": status,
+            "owner": r.owner, "opened_at": _iso(r.opened_at), "first_due_at": _iso(r.first_due_at),
+            "next_due_at": _iso(pd.Timestamp(c["next_due"]).to_pydatetime())
+            if c["next_due"] is not None else None,
+            "ends_at": _iso(r.ends_at), "merged_into": cocoon_ref(r.merged_into_id)
+            if r.merged_into_id else None,
+            "centre_x": cx, "centre_y": cy, "lon": lon, "lat": lat,
+            "radius_m": r.radius_m, "window_days": r.window_days, "visit_hours": r.visit_hours,
+            "params_source": r.params_source, "members": n_mem, "near_repeats": n_near,
+            "visits_planned": c["planned"], "visits_done": c["done"],
+            "visits_overdue": c["overdue"], "timezone": r.timezone,
+            "timing": TIMING[r.time_precision], "why": why,
+        })
+    return out
+
+
+def get_cocoon(bind: Engine | Connection, *, ref: str | int, as_of: datetime) -> dict[str, Any]:
+    """One cocoon with its members and visits (a merged cocoon's reference leads to the
+    cocoon it was merged into; ``followed_from`` says so).
+
+    Returns
+    -------
+    dict
+        The :func:`list_cocoons` fields plus ``members`` (list: ref, event_key, reported_at,
+        location, x, y, near_repeat_of) and ``visits`` (list: ref, member, rank, is_victim,
+        place, x, y, distance_m, due_at, outcome, visited_at, visited_by, state).
+    """
+    as_of_u = _utc(as_of)
+    cid = ref if isinstance(ref, int) else _ref(ref)[1]
+    if isinstance(ref, str) and _ref(ref)[0] != "C":
+        raise InputError(f"{ref!r} is a visit; give a cocoon reference such as C-12")
+    with _begin(bind) as conn:
+        row = _resolve_cocoon(conn, cid)
+        members = _members_frame(conn, [row.id], as_of_u)
+        v = CocoonVisit
+        visits = conn.execute(select(v.__table__).join(CocoonMember, CocoonMember.id == v.member_id)
+                              .where(v.cocoon_id == row.id, CocoonMember.reported_at <= as_of_u)
+                              .order_by(v.due_at, v.member_id, v.rank)).all()
+        base = next(c for c in list_cocoons(conn, as_of=as_of, statuses=None)
+                    if c["id"] == row.id)
+    key_of = dict(zip(members["id"], members["event_key"], strict=True))
+    base["followed_from"] = cocoon_ref(cid) if cid != row.id else None
+    base["members_list"] = [{
+        "member_id": int(mr.id), "event_key": mr.event_key, "month": mr.month,
+        "reported_at": _iso(pd.Timestamp(mr.reported_at).to_pydatetime()),
+        "location": _place_label(mr.x, mr.y, mr.location), "x": mr.x, "y": mr.y,
+        "near_repeat_of": key_of.get(mr.near_repeat_of_id)
+        if pd.notna(mr.near_repeat_of_id) else None,
+    } for mr in members.sort_values(["reported_local", "id"]).itertuples()]
+    base["visits_list"] = [_visit_dict(vr, as_of_u) for vr in visits]
+    return base
+
+
+def _visit_state(outcome: str | None, visited_at: datetime | None, due_at: datetime,
+                 as_of: datetime) -> str:
+    if outcome is not None and visited_at is not None and visited_at <= as_of:
+        return "done on time" if visited_at <= due_at else "done late"
+    return "overdue" if due_at < as_of else "due"
+
+
+def _visit_dict(vr, as_of: datetime) -> dict[str, Any]:
+    done = vr.outcome is not None and vr.visited_at is not None and vr.visited_at <= as_of
+    return {
+        "ref": visit_ref(vr.id), "id": vr.id, "cocoon": cocoon_ref(vr.cocoon_id),
+        "member_id": vr.member_id, "rank": vr.rank, "is_victim": bool(vr.is_victim),
+        "place": vr.place, "x": vr.x, "y": vr.y, "distance_m": round(float(vr.distance_m), 1),
+        "due_at": _iso(vr.due_at), "outcome": vr.outcome if done else None,
+        "visited_at": _iso(vr.visited_at) if done else None,
+        "visited_by": vr.visited_by if done else None,
+        "state": _visit_state(vr.outcome, vr.visited_at, vr.due_at, as_of),
+    }
+
+
+def cocoon_places(bind: Engine | Connection, *, ref: str | int, as_of: datetime,
+                  addresses: Any = None) -> pd.DataFrame:
+    """The known places inside a cocoon's zone (union of member discs), nearest first.
+
+    Returns
+    -------
+    DataFrame
+        ``x, y, place, distance_m, nearest_event`` (distance to the nearest member burglary,
+        metres).
+    """
+    as_of_u = _utc(as_of)
+    cid = ref if isinstance(ref, int) else _ref(ref)[1]
+    with _begin(bind) as conn:
+        row = _resolve_cocoon(conn, cid)
+        ds_name = conn.execute(select(Dataset.name).where(Dataset.id == row.dataset_id)).scalar()
+        members = _members_frame(conn, [row.id], as_of_u)
+        places = _places_frame(conn, ds_name, addresses)
+    out = places_in_zone(members, places)
+    out["nearest_event"] = members["event_key"].to_numpy()[out["nearest"].astype(int)] \
+        if len(out) else []
+    return out.drop(columns="nearest")
+
+
+# --------------------------------------------------------------------------------------------
+# Acting on cocoons
+# --------------------------------------------------------------------------------------------
+
+
+def record_visit(
+    bind: Engine | Connection,
+    *,
+    ref: str,
+    outcome: str,
+    at: datetime,
+    by: str | None = None,
+) -> dict[str, Any]:
+    """Record the outcome of a visit.
+
+    Parameters
+    ----------
+    ref : str
+        ``V-<id>`` for one visit, or ``C-<id>`` for the next pending visit of that cocoon
+        (earliest due, victim first, then nearest first).
+    outcome : {"spoke", "advice", "no-answer", "declined"}
+    at : datetime (tz-aware)
+        When the visit happened.
+    by : str, optional
+        Officer's collar number or team (never a resident's name).
+
+    Returns
+    -------
+    dict
+        The visit (as in :func:`get_cocoon`) plus ``on_time`` (visited by its due time).
+
+    Raises
+    ------
+    Conflict
+        The visit already has an outcome, the cocoon has no pending visit, or ``at`` is after
+        the cocoon expired (not a cocoon visit any more).
+    InputError
+        Bad outcome, reference, assignee, or ``at`` before the burglary was reported.
+    """
+    kind, num = _ref(ref)
+    outcome = _check_outcome(outcome)
+    at_u = _utc(at, "at")
+    by = _check_assignee(by, "by")
+    v = CocoonVisit
+    with _begin(bind) as conn:
+        if kind == "C":
+            coc = _resolve_cocoon(conn, num)
+            vr = conn.execute(select(v.__table__).where(v.cocoon_id == coc.id,
+                                                        v.outcome.is_(None))
+                              .order_by(v.due_at, v.member_id, v.rank, v.id).limit(1)).first()
+            if vr is None:
+                raise Conflict(f"cocoon {cocoon_ref(coc.id)} has no pending visit; every planned "
+                               "visit has an outcome (see `guardian cocoons show`)")
+        else:
+            vr = conn.execute(select(v.__table__).where(v.id == num)).first()
+            if vr is None:
+                raise NotFound(f"no visit {visit_ref(num)}; see `guardian cocoons show C-<id>`")
+            if vr.outcome is not None:
+                raise Conflict(f"visit {visit_ref(num)} already has outcome {vr.outcome!r} "
+                               f"({_iso(vr.visited_at)}, by {vr.visited_by or 'unknown'}); "
+                               "an outcome is recorded once")
+            coc = _resolve_cocoon(conn, vr.cocoon_id)
+        reported = conn.execute(select(CocoonMember.reported_at)
+                                .where(CocoonMember.id == vr.member_id)).scalar_one()
+        if at_u < reported:
+            raise InputError(f"visit time {_iso(at_u)} is before the burglary was reported "
+                             f"({_iso(reported)}); check --at")
+        if at_u >= coc.ends_at:
+            raise Conflict(f"cocoon {cocoon_ref(coc.id)} expired at {_iso(coc.ends_at)}; a visit "
+                           f"at {_iso(at_u)} is after the risk window (give --at with the "
+                           "time of the visit if it was made earlier)")
+        conn.execute(update(v).where(v.id == vr.id, v.outcome.is_(None))
+                     .values(outcome=outcome, visited_at=at_u, visited_by=by))
+        new = conn.execute(select(v.__table__).where(v.id == vr.id)).first()
+    out = _visit_dict(new, at_u)
+    out["on_time"] = bool(at_u <= new.due_at)
+    return out
+
+
+def assign_cocoon(bind: Engine | Connection, *, ref: str, owner: str) -> dict[str, Any]:
+    """Set a cocoon's owner (collar number or team). A merged cocoon's reference leads to the
+    cocoon it was merged into.
+
+    Returns
+    -------
+    dict
+        ``ref, owner, previous_owner``.
+    """
+    kind, num = _ref(ref)
+    if kind != "C":
+        raise InputError(f"{ref!r} is a visit; owners are set on cocoons (C-<id>)")
+    owner = _check_assignee(owner, "owner")
+    if not owner:
+        raise InputError("owner must not be empty")
+    with _begin(bind) as conn:
+        coc = _resolve_cocoon(conn, num)
+        conn.execute(update(Cocoon).where(Cocoon.id == coc.id).values(owner=owner))
+    return {"ref": cocoon_ref(coc.id), "owner": owner, "previous_owner": coc.owner}
+
+
+# --------------------------------------------------------------------------------------------
+# Overdue and delivery
+# --------------------------------------------------------------------------------------------
+
+
+def overdue_visits(
+    bind: Engine | Connection,
+    *,
+    as_of: datetime,
+    dataset: str | None = None,
+    include_expired: bool = False,
+) -> list[dict[str, Any]]:
+    """Visits that missed their deadline and still have no outcome at ``as_of``.
+
+    By default only visits of live cocoons (those one can still act on); with
+    ``include_expired`` also those of expired cocoons (missed for good).
+
+    Returns
+    -------
+    list of dict
+        Oldest deadline first: the visit fields plus ``dataset, owner, hours_overdue,
+        burglary_reported_at, cocoon_status, timing``.
+    """
+    as_of_u = _utc(as_of)
+    v, m = CocoonVisit, CocoonMember
+    with _begin(bind) as conn:
+        q = (select(v.__table__, Cocoon.owner, Cocoon.ends_at, Cocoon.time_precision,
+                    m.reported_at.label("reported_at"), m.time_precision.label("precision"),
+                    Dataset.name.label("dataset"))
+             .join(Cocoon, Cocoon.id == v.cocoon_id)
+             .join(m, m.id == v.member_id)
+             .join(Dataset, Dataset.id == Cocoon.dataset_id)
+             .where(Cocoon.state == "live", m.reported_at <= as_of_u, v.due_at < as_of_u,
+                    or_(v.visited_at.is_(None), v.visited_at > as_of_u))
+             .order_by(v.due_at, v.cocoon_id, v.member_id, v.rank))
+        if not include_expired:
+            q = q.where(Cocoon.ends_at > as_of_u)
+        if dataset is not None:
+            q = q.where(Dataset.name == _dataset(conn, dataset).name)
+        rows = conn.execute(q).all()
+    out = []
+    for r in rows:
+        d = _visit_dict(r, as_of_u)
+        d.update({
+            "dataset": r.dataset, "owner": r.owner,
+            "hours_overdue": round((as_of_u - r.due_at).total_seconds() / 3600.0, 1),
+            "burglary_reported_at": _iso(r.reported_at),
+            "cocoon_status": "expired" if as_of_u >= r.ends_at else "live",
+            "timing": TIMING[r.precision],
+        })
+        out.append(d)
+    return out
+
+
+def delivery_figures(
+    bind: Engine | Connection,
+    *,
+    dataset: str,
+    as_of: datetime,
+    start_month: str | None = None,
+    end_month: str | None = None,
+    min_visits: int | None = None,
+) -> dict[str, Any]:
+    """Delivery of the cocoon visits (the known failure: visits that never happen).
+
+    Definitions (per member burglary reported by ``as_of``; only burglaries whose visit
+    deadline has passed, ``reported + visit_hours <= as_of``, are judged):
+
+    * **started on time**: at least one of its visits has an outcome recorded at or before its
+      deadline (48 hours after the report by default);
+    * **completed**: every visit planned for it has an outcome by ``as_of`` (or at least
+      ``min_visits`` of them when given); **completed on time**: the same, by the deadline;
+    * any outcome counts as done (a "no answer" call was still made); **reached** counts the
+      visits that spoke to a resident or left advice.
+
+    Returns
+    -------
+    dict
+        ``burglaries, judged, in_progress, started_on_time, share_started_on_time, completed,
+        share_completed, completed_on_time, share_completed_on_time, visits_planned,
+        visits_done, visits_reached, share_reached, visits_no_answer, visits_declined,
+        visits_pending, visits_overdue, deadline_hours, min_visits, timing, definitions``;
+        shares are ``None`` when nothing is judged yet.
+    """
+    as_of_u = _utc(as_of)
+    start_month = _check_month(start_month, "start_month")
+    end_month = _check_month(end_month, "end_month")
+    if min_visits is not None and (not isinstance(min_visits, int) or min_visits < 1):
+        raise InputError(f"min_visits must be a whole number >= 1, got {min_visits!r}")
+    v, m = CocoonVisit, CocoonMember
+    with _begin(bind) as conn:
+        ds = _dataset(conn, dataset)
+        q = (select(m.id, m.reported_at, m.time_precision, v.due_at, v.outcome, v.visited_at)
+             .join(v, v.member_id == m.id)
+             .join(Cocoon, Cocoon.id == m.cocoon_id)
+             .where(m.dataset_id == ds.id, m.reported_at <= as_of_u))
+        if start_month:
+            q = q.where(m.month >= start_month)
+        if end_month:
+            q = q.where(m.month <= end_month)
+        rows = conn.execute(q).all()
+        hours = sorted({float(h) for h in conn.execute(
+            select(Cocoon.visit_hours).where(Cocoon.dataset_id == ds.id).distinct()).scalars()})
+    f = pd.DataFrame(rows, columns=["member", "reported_at", "precision", "due_at", "outcome",
+                                    "visited_at"])
+    f["visited_at"] = pd.to_datetime(f["visited_at"])
+    f["due_at"] = pd.to_datetime(f["due_at"])
+    done = f["outcome"].notna() & f["visited_at"].notna() & (f["visited_at"] <= as_of_u)
+    on_time = done & (f["visited_at"] <= f["due_at"])
+    f = f.assign(done=done, on_time=on_time,
+                 reached=done & f["outcome"].isin(REACHED),
+                 no_answer=done & f["outcome"].eq("no-answer"),
+                 declined=done & f["outcome"].eq("declined"),
+                 overdue=~done & (f["due_at"] < as_of_u))
+    per = f.groupby("member").agg(planned=("done", "size"), done=("done", "sum"),
+                                  on_time=("on_time", "sum"), due=("due_at", "max"))
+    need = per["planned"] if min_visits is None else np.minimum(per["planned"], min_visits)
+    judged = per[per["due"] <= as_of_u]
+    need_j = need.loc[judged.index]
+    started = int((judged["on_time"] > 0).sum())
+    completed = int((judged["done"] >= need_j).sum())
+    completed_ot = int((judged["on_time"] >= need_j).sum())
+    n_j = len(judged)
+
+    def share(k: int, n: int) -> float | None:
+        return None if n == 0 else round(k / n, 4)
+
+    n_done = int(f["done"].sum())
+    dl = "/".join(f"{h:g}" for h in hours) or f"{DEFAULT_VISIT_HOURS:g}"
+    return {
+        "dataset": ds.name, "as_of": _iso(as_of_u),
+        "period": [start_month, end_month],
+        "burglaries": int(len(per)), "judged": n_j, "in_progress": int(len(per) - n_j),
+        "started_on_time": started, "share_started_on_time": share(started, n_j),
+        "completed": completed, "share_completed": share(completed, n_j),
+        "completed_on_time": completed_ot, "share_completed_on_time": share(completed_ot, n_j),
+        "visits_planned": int(len(f)), "visits_done": n_done,
+        "visits_reached": int(f["reached"].sum()),
+        "share_reached": share(int(f["reached"].sum()), n_done),
+        "visits_no_answer": int(f["no_answer"].sum()), "visits_declined": int(f["declined"].sum()),
+        "visits_pending": int((~f["done"]).sum()), "visits_overdue": int(f["overdue"].sum()),
+        "deadline_hours": hours or [DEFAULT_VISIT_HOURS], "min_visits": min_visits,
+        "timing": _timing(list(f["precision"].unique())) if len(f) else None,
+        "definitions": {
+            "judged": f"burglaries whose {dl}-hour visit deadline had passed by as_of",
+            "started_on_time": f"judged burglaries with at least one visit outcome recorded "
+                               f"within {dl} hours of the report",
+            "completed": ("judged burglaries with every planned visit done by as_of"
+                          if min_visits is None else
+                          f"judged burglaries with at least {min_visits} visits done "
+                          "(or all, when fewer were planned) by as_of"),
+            "done": "any outcome recorded (spoke, advice, no-answer, declined)",
+            "reached": "outcome spoke or advice",
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# As-of default and the briefing section
+# --------------------------------------------------------------------------------------------
+
+
+def default_as_of(bind: Engine | Connection, *, dataset: str, now: datetime) -> tuple[datetime, str]:
+    """The "as of" time the CLI uses when none is given: ``now``, or the end of the latest loaded
+    month when the data stop before ``now`` (historical data).
+
+    Returns
+    -------
+    (datetime, str)
+        Aware UTC datetime and a sentence explaining the choice.
+    """
+    now_u = _utc(now, "now")
+    with _begin(bind) as conn:
+        ds = _dataset(conn, dataset)
+        last = conn.execute(select(func.max(Event.month))
+                            .where(Event.dataset_id == ds.id)).scalar()
+    if last is None:
+        return now_u.replace(tzinfo=UTC), "now (the dataset has no events)"
+    end_local = pd.Period(last, freq="M").end_time.normalize() + pd.Timedelta(days=1)
+    end_u = _to_utc_naive(pd.DatetimeIndex([end_local]), ds.timezone)[0].to_pydatetime()
+    if end_u < now_u:
+        return end_u.replace(tzinfo=UTC), (
+            f"end of {last}, the latest month loaded for {ds.name} (the data stop before now; "
+            "pass --as-of to choose another time)")
+    return now_u.replace(tzinfo=UTC), "now"
+
+
+def cocoon_section_data(engine: Engine | Connection, *, dataset: str, as_of: datetime,
+                        overdue_limit: int = 50) -> dict[str, Any]:
+    """Everything the monthly briefing shows about cocoons for one dataset.
+
+    Returns
+    -------
+    dict
+        ``dataset, as_of, timezone, crs, timing, timing_note, burglary_basis, parameters``
+        (distinct radius/window/source in use), ``cocoons`` (live ones: ref, centre, radius,
+        members, near repeats, next due, ends, status, owner, places count, zone area, why),
+        ``overdue`` (oldest first, at most ``overdue_limit``), ``overdue_count``,
+        ``delivery`` (:func:`delivery_figures`) and ``caveats``.
+    """
+    as_of_u = _utc(as_of)
+    with _begin(engine) as conn:
+        ds = _dataset(conn, dataset)
+        live = list_cocoons(conn, as_of=as_of, dataset=ds.name, statuses=LIVE_STATUSES)
+        over = overdue_visits(conn, as_of=as_of, dataset=ds.name)
+        delivery = delivery_figures(conn, dataset=ds.name, as_of=as_of)
+        params = conn.execute(select(Cocoon.radius_m, Cocoon.window_days, Cocoon.visit_hours,
+                                     Cocoon.params_source).where(Cocoon.dataset_id == ds.id)
+                              .distinct()).all()
+        precisions = list(conn.execute(select(CocoonMember.time_precision).where(
+            CocoonMember.dataset_id == ds.id).distinct()).scalars())
+        dwell = conn.execute(select(func.count()).select_from(Event).where(
+            Event.dataset_id == ds.id, Event.category == "Burglary",
+            Event.dwelling.is_(None))).scalar_one()
+        members = _members_frame(conn, [c["id"] for c in live], as_of_u)
+        places = known_places(conn, dataset=ds.name) if live else None
+    by_cocoon = dict(tuple(members.groupby("cocoon_id"))) if len(members) else {}
+    cocoons = []
+    for c in live:
+        mem = by_cocoon.get(c["id"])
+        n_places = len(places_in_zone(mem, places)) if mem is not None else 0
+        area = zone_geometry(mem).area / 1e6 if mem is not None else 0.0
+        cocoons.append({
+            "ref": c["ref"], "id": c["id"], "status": c["status"], "owner": c["owner"],
+            "centre": {"x": c["centre_x"], "y": c["centre_y"], "lon": c["lon"], "lat": c["lat"]},
+            "radius_m": c["radius_m"], "window_days": c["window_days"],
+            "members": c["members"], "near_repeats": c["near_repeats"],
+            "opened_at": c["opened_at"], "due": c["next_due_at"], "ends_at": c["ends_at"],
+            "visits_planned": c["visits_planned"], "visits_done": c["visits_done"],
+            "visits_overdue": c["visits_overdue"], "places": n_places,
+            "zone_km2": round(area, 3), "params_source": c["params_source"],
+            "timing": c["timing"], "why": c["why"],
+        })
+    precision = _coarsest(precisions) if precisions else "minute"
+    caveats = [TIMING_NOTE[precision]] if precisions else []
+    basis = ("Burglary with the dwelling flag true or unknown (police.uk 'Burglary' mixes "
+             "dwelling and non-dwelling burglary: treated as residential-or-unknown)"
+             if dwell else "dwelling burglary (dwelling flag true)")
+    if dwell:
+        caveats.append("police.uk does not say which burglaries were of dwellings: every "
+                       "'Burglary' is cocooned (residential-or-unknown).")
+    if ds.kind == "police.uk":
+        caveats.append("places are police.uk anonymised map points (each stands for a street "
+                       "segment, not one address); supply an address file for door-level lists.")
+    return {
+        "dataset": ds.name, "as_of": _iso(as_of_u), "timezone": ds.timezone, "crs": ds.crs,
+        "timing": TIMING[precision] if precisions else None,
+        "timing_note": TIMING_NOTE[precision] if precisions else None,
+        "burglary_basis": basis,
+        "parameters": [{"radius_m": r, "window_days": w, "visit_hours": h, "source": s}
+                       for r, w, h, s in params],
+        "cocoons": cocoons,
+        "overdue": over[:overdue_limit], "overdue_count": len(over),
+        "delivery": delivery, "caveats": caveats,
+    }
