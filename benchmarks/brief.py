@@ -7,9 +7,10 @@ Baselines, in the same process:
 
 * **bare read** -- ``pandas.read_csv`` of the 15 files, nothing computed (the floor for anything
   that starts from the published files);
-* **naive recomputation** -- the way a spreadsheet-style script produces the same headline
-  figures: read the files, then one boolean filter + count over the whole frame per figure
-  (per month x category, per district x month, ...), without sharing aggregates.
+* **naive recomputation** -- the way a spreadsheet-style script produces the same figures: after
+  the read, one boolean filter + count over the whole frame per figure (monthly totals, month x
+  category for the month, previous month, last year and baseline, district x category for the
+  month), without sharing aggregates -- and without charts, PDF, anomalies or harm.
 
 Also reports Guardian's in-process phases (store read, figures, charts, HTML, PDF).
 
@@ -54,13 +55,12 @@ def naive_figures(df: pd.DataFrame) -> tuple[float, int]:
     for m in months:                     # monthly crime / ASB totals
         for asb in (True, False):
             n += int(((df["Month"] == m) & ((df["Crime type"] == "Anti-social behaviour") == asb)).sum())
-    for m in months:                     # month x category table
+    for m in months[-2:] + ["2020-12", "2019-12"]:  # month x category: month, previous, LY, baseline
         for c in cats:
             n += int(((df["Month"] == m) & (df["Crime type"] == c)).sum())
-    for m in months[-3:]:                # districts for the month and the two before
-        for d in districts:
-            for c in cats:
-                n += int(((df["Month"] == m) & (df["district"] == d) & (df["Crime type"] == c)).sum())
+    for d in districts:                  # district x category for the month (rates, harm)
+        for c in cats:
+            n += int(((df["Month"] == MONTH) & (df["district"] == d) & (df["Crime type"] == c)).sum())
     return time.perf_counter() - t, n
 
 
@@ -106,7 +106,8 @@ def phases(home: Path) -> dict[str, float]:
 
 def main() -> None:
     files = sorted(ESSEX.glob("*-essex-street.csv.gz"))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"load average at start {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         env = {**os.environ, "GUARDIAN_HOME": str(home)}
@@ -136,7 +137,10 @@ def main() -> None:
     print(f"baseline: bare pandas.read_csv of the files: {rd:.2f} s")
     print(f"baseline: naive filter-and-count per figure (after the read): {nv:.2f} s")
     print(f"ratio guardian brief end to end / bare read: {med / rd:.2f}x")
+    print(f"ratio naive script (read + per-figure counts, no charts/PDF) / guardian brief end to end: "
+          f"{(rd + nv) / med:.1f}x")
     print(f"ratio naive per-figure counting / Guardian aggregates+sections: {nv / figs:.1f}x")
+    print(f"load average at end {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)")
 
 
 if __name__ == "__main__":

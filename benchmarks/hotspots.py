@@ -58,8 +58,9 @@ def bench_essex() -> dict:
     def reference():
         rr, cc = np.nonzero(area.mask)
         pts = np.column_stack([(cc + 0.5) * 150.0, (rr + 0.5) * 150.0])
-        w = libpysal.weights.DistanceBand(pts, threshold=1.5 * 150.0, binary=True,
-                                          silence_warnings=True)
+        w = libpysal.weights.DistanceBand(
+            pts, threshold=1.5 * 150.0, binary=True, silence_warnings=True
+        )
         zs = []
         for r in res.results:
             lg = G_Local(r.harm[area.mask], w, transform="B", star=True, permutations=0)
@@ -67,11 +68,21 @@ def bench_essex() -> dict:
         return zs
 
     zs_ref, t_ref = timed(reference)
-    max_dz = max(float(np.nanmax(np.abs(r.gi.z[area.mask] - z))) for r, z in zip(res.results, zs_ref, strict=True))
+    max_dz = max(
+        float(np.nanmax(np.abs(r.gi.z[area.mask] - z)))
+        for r, z in zip(res.results, zs_ref, strict=True)
+    )
     return {
-        "events": len(events), "months": len(months), "cells": area.n_cells,
-        "bbox_cells": area.grid.n_cells, "read_s": t_read, "ours_s": t_ours, "ref_s": t_ref,
-        "ratio": t_ref / t_ours, "max_abs_dz": max_dz, "labels": res.label_counts,
+        "events": len(events),
+        "months": len(months),
+        "cells": area.n_cells,
+        "bbox_cells": area.grid.n_cells,
+        "read_s": t_read,
+        "ours_s": t_ours,
+        "ref_s": t_ref,
+        "ratio": t_ref / t_ours,
+        "max_abs_dz": max_dz,
+        "labels": res.label_counts,
         "jaccard_mean": float(res.overlap["jaccard"].mean()),
     }
 
@@ -79,9 +90,15 @@ def bench_essex() -> dict:
 # --------------------------------------------------------------------------------------------
 def chicago_events() -> pd.DataFrame:
     df = pd.read_csv(CHICAGO).dropna()
-    return pd.DataFrame({"x": df["X"].to_numpy(float), "y": df["Y"].to_numpy(float),
-                         "time": pd.to_datetime(df["date"]).dt.tz_localize(TZ),
-                         "time_precision": "day", "crs": "EPSG:26971"})
+    return pd.DataFrame(
+        {
+            "x": df["X"].to_numpy(float),
+            "y": df["Y"].to_numpy(float),
+            "time": pd.to_datetime(df["date"]).dt.tz_localize(TZ),
+            "time_precision": "day",
+            "crs": "EPSG:26971",
+        }
+    )
 
 
 def bench_backtest(events: pd.DataFrame) -> dict:
@@ -89,17 +106,21 @@ def bench_backtest(events: pd.DataFrame) -> dict:
 
     from guardian.analysis.risk import KDERisk, ProspectiveRisk, rolling_origin_backtest
 
-    res, t_bt = timed(rolling_origin_backtest, events, start="2016-01-05", end="2017-01-01",
-                      window=7)
+    res, t_bt = timed(
+        rolling_origin_backtest, events, start="2016-01-05", end="2017-01-01", window=7
+    )
     grid = res.grid
     cutoff = pd.Timestamp("2016-07-05", tz=TZ)
     end = cutoff + pd.DateOffset(days=7)
     c_d = cutoff.value / 86400e9
 
     # ours, one cut-off
-    (kde_s, pro_s), t_ours_one = timed(lambda: (
-        KDERisk(grid=grid).fit(events, cutoff).predict(cutoff, end).values,
-        ProspectiveRisk(grid=grid).fit(events, cutoff).predict(cutoff, end).values))
+    (kde_s, pro_s), t_ours_one = timed(
+        lambda: (
+            KDERisk(grid=grid).fit(events, cutoff).predict(cutoff, end).values,
+            ProspectiveRisk(grid=grid).fit(events, cutoff).predict(cutoff, end).values,
+        )
+    )
 
     t_all = events["time"].dt.tz_convert("UTC").dt.as_unit("ns").array.asi8 / 86400e9
     x, y = events["x"].to_numpy(), events["y"].to_numpy()
@@ -156,14 +177,20 @@ def bench_backtest(events: pd.DataFrame) -> dict:
     per_eval = t_loop / (block.size * sel.size)
     t_loop_full_est = per_eval * grid.n_cells * sel.size
     return {
-        "windows": int(res.summary["windows"].iloc[0]), "backtest_s": t_bt,
-        "timings": res.timings, "summary": res.summary, "n_domain": res.n_domain_cells,
+        "windows": int(res.summary["windows"].iloc[0]),
+        "backtest_s": t_bt,
+        "timings": res.timings,
+        "summary": res.summary,
+        "n_domain": res.n_domain_cells,
         "grid_cells": grid.n_cells,
-        "ours_one_s": t_ours_one, "dense_one_s": t_ref_one, "ratio_dense": t_ref_one / t_ours_one,
+        "ours_one_s": t_ours_one,
+        "dense_one_s": t_ref_one,
+        "ratio_dense": t_ref_one / t_ours_one,
         "kde_max_rel": float(np.max(np.abs(kde_s - kde_ref)) / np.max(kde_ref)),
         "pro_max_abs": float(np.max(np.abs(pro_s - pro_ref))),
         "loop_block_max_abs": float(np.max(np.abs(loop_vals - pro_s.ravel()[block]))),
-        "loop_per_eval_us": per_eval * 1e6, "loop_full_est_s": t_loop_full_est,
+        "loop_per_eval_us": per_eval * 1e6,
+        "loop_full_est_s": t_loop_full_est,
         "n_pro_events": n_pro,
     }
 
@@ -180,10 +207,17 @@ def dense_em(x, y, t, *, span, h, R, D, min_sigma, max_iter=100, tol=1e-4):
     n = x.size
     theta, omega, sigma = 0.2, 0.1, 100.0
     q = np.ones(n)
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007
         mu = (q[:, None] * K).sum(axis=0) / span
-        G = np.where(ok, theta * omega * np.exp(-omega * dtz) * np.exp(-dd / (2 * sigma**2))
-                     / (2 * np.pi * sigma**2), 0.0)
+        G = np.where(
+            ok,
+            theta
+            * omega
+            * np.exp(-omega * dtz)
+            * np.exp(-dd / (2 * sigma**2))
+            / (2 * np.pi * sigma**2),
+            0.0,
+        )
         lam = mu + G.sum(axis=0)
         P = G / lam[None, :]
         q = mu / lam
@@ -209,12 +243,20 @@ def bench_sepp(events: pd.DataFrame) -> dict:
     cutoff = (sub["time"].max() + pd.Timedelta(days=1)).normalize()
     ms, t_sub = timed(SEPPRisk(lookback_days=400).fit, sub, cutoff)
     (th, om, sg, it), t_dense = timed(
-        dense_em, ms._x, ms._y, ms._t, span=ms.span_days_, h=400.0, R=500.0, D=60.0,
-        min_sigma=25.0)
+        dense_em, ms._x, ms._y, ms._t, span=ms.span_days_, h=400.0, R=500.0, D=60.0, min_sigma=25.0
+    )
     return {
-        "n": m.n_used_, "fit_s": t_full, "theta": m.theta_, "omega": m.omega_,
-        "sigma": m.sigma_m_, "iters": m.n_iter_, "pairs": m.n_trigger_pairs_,
-        "sub_n": ms.n_used_, "sub_s": t_sub, "dense_s": t_dense, "ratio": t_dense / t_sub,
+        "n": m.n_used_,
+        "fit_s": t_full,
+        "theta": m.theta_,
+        "omega": m.omega_,
+        "sigma": m.sigma_m_,
+        "iters": m.n_iter_,
+        "pairs": m.n_trigger_pairs_,
+        "sub_n": ms.n_used_,
+        "sub_s": t_sub,
+        "dense_s": t_dense,
+        "ratio": t_dense / t_sub,
         "sub_params": (ms.theta_, ms.omega_, ms.sigma_m_, ms.n_iter_),
         "dense_params": (th, om, sg, it),
     }
@@ -227,36 +269,53 @@ def main() -> int:
     print(f"   {e['events']:,} events read in {e['read_s']:.2f} s (not counted)")
     print(f"   study area {e['cells']:,} cells (bbox {e['bbox_cells']:,})")
     print(f"   guardian: {e['ours_s']:.2f} s for {e['months']} months (goal <= 5 s)")
-    print(f"   reference (libpysal DistanceBand W + esda G_Local per month): {e['ref_s']:.2f} s"
-          f"  -> ratio {e['ratio']:.1f}x; max |dz| = {e['max_abs_dz']:.2e}")
+    print(
+        f"   reference (libpysal DistanceBand W + esda G_Local per month): {e['ref_s']:.2f} s"
+        f"  -> ratio {e['ratio']:.1f}x; max |dz| = {e['max_abs_dz']:.2e}"
+    )
     print(f"   labels {e['labels']}; mean Jaccard month to month {e['jaccard_mean']:.2f}")
 
     ev = chicago_events()
     b = bench_backtest(ev)
     print("\n2. Chicago residential burglary 2016, weekly back-test, every method")
-    print(f"   {b['windows']} windows in {b['backtest_s']:.1f} s (goal <= 60 s); per method "
-          + ", ".join(f"{k} {v:.1f} s" for k, v in b["timings"].items()))
-    print(f"   one cut-off, KDE + prospective: guardian {b['ours_one_s']:.3f} s vs dense "
-          f"every-event x every-cell {b['dense_one_s']:.2f} s -> ratio {b['ratio_dense']:.0f}x; "
-          f"KDE max rel diff {b['kde_max_rel']:.1e}, prospective max abs diff {b['pro_max_abs']:.1e}")
-    print(f"   pure-Python double loop (prospective): {b['loop_per_eval_us']:.2f} us per "
-          f"cell-event -> about {b['loop_full_est_s']:.0f} s for the {b['grid_cells']:,}-cell "
-          f"grid at one cut-off ({b['n_pro_events']} events); block max abs diff "
-          f"{b['loop_block_max_abs']:.1e}")
+    print(
+        f"   {b['windows']} windows in {b['backtest_s']:.1f} s (goal <= 60 s); per method "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in b["timings"].items())
+    )
+    print(
+        f"   one cut-off, KDE + prospective: guardian {b['ours_one_s']:.3f} s vs dense "
+        f"every-event x every-cell {b['dense_one_s']:.2f} s -> ratio {b['ratio_dense']:.0f}x; "
+        f"KDE max rel diff {b['kde_max_rel']:.1e}, prospective max abs diff {b['pro_max_abs']:.1e}"
+    )
+    print(
+        f"   pure-Python double loop (prospective): {b['loop_per_eval_us']:.2f} us per "
+        f"cell-event -> about {b['loop_full_est_s']:.0f} s for the {b['grid_cells']:,}-cell "
+        f"grid at one cut-off ({b['n_pro_events']} events); block max abs diff "
+        f"{b['loop_block_max_abs']:.1e}"
+    )
     s = b["summary"]
-    print(s[["method", "coverage", "mean_hit_rate", "mean_pai", "mean_oracle_pai"]]
-          .to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(
+        s[["method", "coverage", "mean_hit_rate", "mean_pai", "mean_oracle_pai"]].to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"
+        )
+    )
 
     sp = bench_sepp(ev)
     print("\n3. SEPP EM fit")
-    print(f"   {sp['n']:,} events: {sp['fit_s']:.2f} s (goal <= 30 s), {sp['iters']} iterations, "
-          f"{sp['pairs']:,} candidate pairs; theta {sp['theta']:.3f}, 1/omega "
-          f"{1 / sp['omega']:.1f} days, sigma {sp['sigma']:.0f} m")
-    print(f"   subset {sp['sub_n']:,} events: guardian {sp['sub_s']:.2f} s vs dense O(n^2) EM "
-          f"{sp['dense_s']:.2f} s -> ratio {sp['ratio']:.1f}x")
-    print(f"   params guardian (theta, omega, sigma, iters) = "
-          f"{tuple(round(float(v), 4) for v in sp['sub_params'])}; dense = "
-          f"{tuple(round(float(v), 4) for v in sp['dense_params'])}")
+    print(
+        f"   {sp['n']:,} events: {sp['fit_s']:.2f} s (goal <= 30 s), {sp['iters']} iterations, "
+        f"{sp['pairs']:,} candidate pairs; theta {sp['theta']:.3f}, 1/omega "
+        f"{1 / sp['omega']:.1f} days, sigma {sp['sigma']:.0f} m"
+    )
+    print(
+        f"   subset {sp['sub_n']:,} events: guardian {sp['sub_s']:.2f} s vs dense O(n^2) EM "
+        f"{sp['dense_s']:.2f} s -> ratio {sp['ratio']:.1f}x"
+    )
+    print(
+        f"   params guardian (theta, omega, sigma, iters) = "
+        f"{tuple(round(float(v), 4) for v in sp['sub_params'])}; dense = "
+        f"{tuple(round(float(v), 4) for v in sp['dense_params'])}"
+    )
     return 0
 
 

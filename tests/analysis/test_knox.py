@@ -374,6 +374,8 @@ def test_to_dict_is_json_with_the_documented_keys_and_to_frame_is_long(month1):
     assert f["significant"].sum() == len(r.significant)
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.seed = 4  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        r.observed[0, 0] = 1
 
 
 def test_band_labels():

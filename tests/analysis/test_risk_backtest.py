@@ -42,8 +42,10 @@ def test_rolling_windows_weekly_and_monthly():
     assert w[-1][1] == pd.Timestamp("2016-03-29", tz=TZ)
     assert len(rolling_windows("2016-03-01", "2016-03-30", 7, TZ)) == 4  # no partial window
     m = rolling_windows("2021-05-01", "2022-01-01", "month", "Europe/London")
-    assert len(m) == 8 and m[1] == (pd.Timestamp("2021-06-01", tz="Europe/London"),
-                                    pd.Timestamp("2021-07-01", tz="Europe/London"))
+    assert len(m) == 8 and m[1] == (
+        pd.Timestamp("2021-06-01", tz="Europe/London"),
+        pd.Timestamp("2021-07-01", tz="Europe/London"),
+    )
     with pytest.raises(InputError, match="after its start"):
         rolling_windows("2016-03-01", "2016-02-01", 7, TZ)
     with pytest.raises(InputError, match="no whole"):
@@ -65,16 +67,22 @@ class _Spy(NaiveRisk):
 def test_backtest_never_fits_on_future_events():
     ev = _events()
     _Spy.log = []
-    rolling_origin_backtest(ev, methods={"spy": _Spy()}, start="2016-02-01", end="2016-04-25",
-                            window=7)
+    rolling_origin_backtest(
+        ev, methods={"spy": _Spy()}, start="2016-02-01", end="2016-04-25", window=7
+    )
     assert len(_Spy.log) == 12
     assert all(tmax < cut for tmax, cut in _Spy.log)
 
 
 def test_backtest_rows_equal_direct_evaluation():
     ev = _events(seed=1)
-    res = rolling_origin_backtest(ev, methods={"naive": NaiveRisk(), "pro": ProspectiveRisk()},
-                                  start="2016-02-01", end="2016-03-07", window=7)
+    res = rolling_origin_backtest(
+        ev,
+        methods={"naive": NaiveRisk(), "pro": ProspectiveRisk()},
+        start="2016-02-01",
+        end="2016-03-07",
+        window=7,
+    )
     assert set(res.summary["method"]) == {"naive", "pro"}
     assert len(res.periods) == 2 * 5 * 4
     # re-score one window by hand
@@ -106,8 +114,13 @@ def test_backtest_default_methods_skip_sepp_for_month_data():
 
 def test_render_risk_map_prints_backtest_figures(tmp_path):
     ev = _events(seed=3)
-    res = rolling_origin_backtest(ev, methods={"prospective": ProspectiveRisk()},
-                                  start="2016-02-01", end="2016-03-07", window=7)
+    res = rolling_origin_backtest(
+        ev,
+        methods={"prospective": ProspectiveRisk()},
+        start="2016-02-01",
+        end="2016-03-07",
+        window=7,
+    )
     surf = ProspectiveRisk(grid=res.grid).fit(ev, "2016-03-07").predict("2016-03-07", "2016-03-14")
     summ = res.summary_for("prospective")
     fig = render_risk_map(surf, summ, tmp_path / "map.png", mask=res.domain)
@@ -127,12 +140,21 @@ def test_render_risk_map_prints_backtest_figures(tmp_path):
 @pytest.mark.skipif(not CHICAGO_BE.is_file(), reason="bundled Chicago data missing")
 def test_chicago_burglary_four_weeks():
     df = pd.read_csv(CHICAGO_BE).dropna()
-    ev = pd.DataFrame({"x": df["X"], "y": df["Y"],
-                       "time": pd.to_datetime(df["date"]).dt.tz_localize(TZ),
-                       "time_precision": "day", "crs": "EPSG:26971"})
+    ev = pd.DataFrame(
+        {
+            "x": df["X"],
+            "y": df["Y"],
+            "time": pd.to_datetime(df["date"]).dt.tz_localize(TZ),
+            "time_precision": "day",
+            "crs": "EPSG:26971",
+        }
+    )
     res = rolling_origin_backtest(
-        ev, methods={"naive": NaiveRisk(), "prospective": ProspectiveRisk()},
-        start="2016-06-01", end="2016-06-29", window=7,
+        ev,
+        methods={"naive": NaiveRisk(), "prospective": ProspectiveRisk()},
+        start="2016-06-01",
+        end="2016-06-29",
+        window=7,
     )
     s = res.summary.set_index(["method", "coverage"])
     assert s.loc[("prospective", 0.05), "mean_pai"] > 1.5
@@ -160,33 +182,102 @@ def test_cli_backtest_columns(tmp_path):
     ev = _events(seed=4)
     csv = tmp_path / "ev.csv"
     pd.DataFrame({"X": ev["x"], "Y": ev["y"], "date": ev["time"].dt.strftime("%Y-%m-%d")}).to_csv(
-        csv, index=False)
+        csv, index=False
+    )
     out = tmp_path / "bt.json"
     png = tmp_path / "map.png"
-    r = CliRunner().invoke(_cli_app(), [
-        "risk", "backtest", "--method", "naive,prospective", "--data", str(csv), "--x", "X",
-        "--y", "Y", "--date", "date", "--crs", "EPSG:26971", "--tz", TZ, "--cell", "150",
-        "--window", "7", "--start", "2016-02-01", "--end", "2016-03-07", "--json", str(out),
-        "--map", str(png),
-    ])
+    r = CliRunner().invoke(
+        _cli_app(),
+        [
+            "risk",
+            "backtest",
+            "--method",
+            "naive,prospective",
+            "--data",
+            str(csv),
+            "--x",
+            "X",
+            "--y",
+            "Y",
+            "--date",
+            "date",
+            "--crs",
+            "EPSG:26971",
+            "--tz",
+            TZ,
+            "--cell",
+            "150",
+            "--window",
+            "7",
+            "--start",
+            "2016-02-01",
+            "--end",
+            "2016-03-07",
+            "--json",
+            str(out),
+            "--map",
+            str(png),
+            "--naive-lookback",
+            "28",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "PAI 5%" in r.output and "oracle" in r.output
     d = json.loads(out.read_text())
-    assert {row["method"] for row in d["summary"]} == {"naive", "prospective"}
-    assert d["best_method_5pct"] in {"naive", "prospective"}
+    assert {row["method"] for row in d["summary"]} == {"naive", "prospective", "naive-28d"}
+    assert d["best_method_5pct"] in {"naive", "prospective", "naive-28d"}
     assert png.is_file()
 
 
 def test_cli_rejects_bad_input(tmp_path):
     app = _cli_app()
-    r = CliRunner().invoke(app, ["risk", "backtest", "--start", "2016-01-01", "--end", "2016-02-01"])
+    r = CliRunner().invoke(
+        app, ["risk", "backtest", "--start", "2016-01-01", "--end", "2016-02-01"]
+    )
     assert isinstance(r.exception, InputError) and "exactly one" in str(r.exception)
     csv = tmp_path / "ev.csv"
     pd.DataFrame({"X": [1.0], "Y": [2.0], "date": ["yesterday"]}).to_csv(csv, index=False)
-    r = CliRunner().invoke(app, ["risk", "backtest", "--data", str(csv), "--x", "X", "--y", "Y",
-                                 "--date", "date", "--start", "2016-01-01", "--end", "2016-02-01"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "risk",
+            "backtest",
+            "--data",
+            str(csv),
+            "--x",
+            "X",
+            "--y",
+            "Y",
+            "--date",
+            "date",
+            "--start",
+            "2016-01-01",
+            "--end",
+            "2016-02-01",
+        ],
+    )
     assert isinstance(r.exception, InputError) and "not dates" in str(r.exception)
-    r = CliRunner().invoke(app, ["risk", "backtest", "--method", "magic", "--data", str(csv),
-                                 "--x", "X", "--y", "Y", "--date", "date", "--date-format", "%Y",
-                                 "--start", "2016-01-01", "--end", "2016-02-01"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "risk",
+            "backtest",
+            "--method",
+            "magic",
+            "--data",
+            str(csv),
+            "--x",
+            "X",
+            "--y",
+            "Y",
+            "--date",
+            "date",
+            "--date-format",
+            "%Y",
+            "--start",
+            "2016-01-01",
+            "--end",
+            "2016-02-01",
+        ],
+    )
     assert isinstance(r.exception, InputError)

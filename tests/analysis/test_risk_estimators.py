@@ -18,7 +18,12 @@ from guardian.analysis.risk import (
     make_estimator,
 )
 from guardian.analysis.risk.prospective import prospective_kernel
-from guardian.analysis.risk.sepp import background_pairs, em_step, trigger_pairs
+from guardian.analysis.risk.sepp import (
+    background_matrix,
+    background_pairs,
+    em_step,
+    trigger_pairs,
+)
 from guardian.errors import InputError
 
 TZ = "America/Chicago"
@@ -26,8 +31,15 @@ TZ = "America/Chicago"
 
 def frame(x, y, days, *, start="2016-01-01", precision="day", crs="EPSG:26971"):
     t = pd.Timestamp(start, tz=TZ) + pd.to_timedelta(np.asarray(days, float), unit="D")
-    return pd.DataFrame({"x": np.asarray(x, float), "y": np.asarray(y, float), "time": t,
-                         "time_precision": precision, "crs": crs})
+    return pd.DataFrame(
+        {
+            "x": np.asarray(x, float),
+            "y": np.asarray(y, float),
+            "time": t,
+            "time_precision": precision,
+            "crs": crs,
+        }
+    )
 
 
 def random_events(n=400, seed=0, days=200, precision="day"):
@@ -95,16 +107,16 @@ def test_prospective_hand_worked_small_grid():
     ev = frame([250, 350, 250], [250, 250, 250], [27, 20, 5])
     est = ProspectiveRisk(grid=g, bandwidth_m=150, bandwidth_weeks=3)
     s = est.fit(ev, "2016-01-31").predict("2016-01-31", "2016-02-07").values
-    assert s[2, 2] == pytest.approx(1.0 + 1 / (2 * 2))            # A d=0 t=0; B d=1 t=1
+    assert s[2, 2] == pytest.approx(1.0 + 1 / (2 * 2))  # A d=0 t=0; B d=1 t=1
     assert s[3, 3] == pytest.approx(1 / (1 + np.sqrt(2)) + 1 / 4)  # A diagonal; B above it
-    assert s[2, 4] == pytest.approx(1 / 4)                          # A is 2 cells away: out
-    assert s[2, 1] == pytest.approx(1 / 2)                          # A d=1; B d=2: out
+    assert s[2, 4] == pytest.approx(1 / 4)  # A is 2 cells away: out
+    assert s[2, 1] == pytest.approx(1 / 2)  # A d=1; B d=2: out
     assert s[0, 0] == 0.0
     # brute force over every cell
     brute = np.zeros(g.shape)
     for r in range(g.ny):
         for c in range(g.nx):
-            for (er, ec, age) in ((2, 2, 3), (2, 3, 10), (2, 2, 25)):
+            for er, ec, age in ((2, 2, 3), (2, 3, 10), (2, 2, 25)):
                 d = np.hypot(r - er, c - ec)
                 t = age // 7
                 if d <= 1.5 and age < 21:
@@ -146,20 +158,56 @@ def test_sepp_em_step_matches_dense_implementation():
     a, b, k = background_pairs(x, y, bandwidth_m=h, reach=100.0)  # no truncation at all
     q0 = rng.uniform(0.3, 1, n)
     theta, omega, sigma = 0.3, 0.2, 120.0
-    q, p, th, om, s2 = em_step(n=n, span_days=span, bg_a=a, bg_b=b, bg_k=k, bg_self=0.0, q=q0,
-                               par=par, chi=chi, dt=dt, d2=d2, theta=theta, omega=omega,
-                               sigma=sigma)
+    q, p, th, om, s2 = em_step(
+        n=n,
+        span_days=span,
+        bg_a=a,
+        bg_b=b,
+        bg_k=k,
+        bg_self=0.0,
+        q=q0,
+        par=par,
+        chi=chi,
+        dt=dt,
+        d2=d2,
+        theta=theta,
+        omega=omega,
+        sigma=sigma,
+    )
+    # the sparse-matrix form the estimator uses gives the same step
+    qm, pm, thm, omm, s2m = em_step(
+        n=n,
+        span_days=span,
+        bg_matrix=background_matrix(x, y, bandwidth_m=h, reach=100.0),
+        q=q0,
+        par=par,
+        chi=chi,
+        dt=dt,
+        d2=d2,
+        theta=theta,
+        omega=omega,
+        sigma=sigma,
+    )
+    np.testing.assert_allclose(qm, q, rtol=1e-12)
+    assert (thm, omm, s2m) == pytest.approx((th, om, s2), rel=1e-12)
     # dense
     DX = x[None, :] - x[:, None]
     DY = y[None, :] - y[:, None]
-    DD = DX**2 + DY**2                      # [i, j]
-    DT = t[None, :] - t[:, None]            # t_j - t_i
+    DD = DX**2 + DY**2  # [i, j]
+    DT = t[None, :] - t[:, None]  # t_j - t_i
     K = np.exp(-DD / (2 * h * h)) / (2 * np.pi * h * h)
     np.fill_diagonal(K, 0.0)
     mu = (q0[:, None] * K).sum(axis=0) / span
     ok = (DT > 0) & (DT <= D) & (DD <= R * R)
-    G = np.where(ok, theta * omega * np.exp(-omega * np.where(ok, DT, 0))
-                 * np.exp(-DD / (2 * sigma**2)) / (2 * np.pi * sigma**2), 0.0)
+    G = np.where(
+        ok,
+        theta
+        * omega
+        * np.exp(-omega * np.where(ok, DT, 0))
+        * np.exp(-DD / (2 * sigma**2))
+        / (2 * np.pi * sigma**2),
+        0.0,
+    )
     lam = mu + G.sum(axis=0)
     P = G / lam[None, :]
     np.testing.assert_allclose(q, mu / lam, rtol=1e-10)
@@ -171,7 +219,11 @@ def test_sepp_em_step_matches_dense_implementation():
 def _simulate_hawkes(seed=0, T=400.0, mu_per_day=3.0, theta=0.4, omega=0.1, sigma=60.0, L=6000.0):
     rng = np.random.default_rng(seed)
     nb = rng.poisson(mu_per_day * T)
-    xs, ys, ts = list(rng.uniform(0, L, nb)), list(rng.uniform(0, L, nb)), list(rng.uniform(0, T, nb))
+    xs, ys, ts = (
+        list(rng.uniform(0, L, nb)),
+        list(rng.uniform(0, L, nb)),
+        list(rng.uniform(0, T, nb)),
+    )
     queue = list(range(nb))
     while queue:
         i = queue.pop()
@@ -213,7 +265,9 @@ def test_sepp_predict_matches_brute_force():
                 bx = norm.cdf((xe[c + 1] - px) / h) - norm.cdf((xe[c] - px) / h)
                 by = norm.cdf((ye[r + 1] - py) / h) - norm.cdf((ye[r] - py) / h)
                 brute[r, c] += pq * bx * by / m.span_days_ * (end - start)
-                w = m.theta_ * (np.exp(-m.omega_ * (c0 + start - pt)) - np.exp(-m.omega_ * (c0 + end - pt)))
+                w = m.theta_ * (
+                    np.exp(-m.omega_ * (c0 + start - pt)) - np.exp(-m.omega_ * (c0 + end - pt))
+                )
                 tx = norm.cdf((xe[c + 1] - px) / sg) - norm.cdf((xe[c] - px) / sg)
                 ty = norm.cdf((ye[r + 1] - py) / sg) - norm.cdf((ye[r] - py) / sg)
                 if w > 1e-12:
@@ -241,9 +295,11 @@ def test_events_after_cutoff_never_change_the_surface(name):
     assert (past["time"] < cutoff).all()
     rng = np.random.default_rng(9)
     # 200 future events piled onto one spot: would dominate any surface that saw them
-    future = frame(np.full(200, 351000.0) + rng.normal(0, 30, 200),
-                   np.full(200, 571000.0) + rng.normal(0, 30, 200),
-                   150 + rng.uniform(0, 20, 200).round())
+    future = frame(
+        np.full(200, 351000.0) + rng.normal(0, 30, 200),
+        np.full(200, 571000.0) + rng.normal(0, 30, 200),
+        150 + rng.uniform(0, 20, 200).round(),
+    )
     future.loc[0, "time"] = cutoff  # exactly at the cut-off is "after" too
     both = pd.concat([past, future], ignore_index=True)
     g = Grid.covering(both["x"], both["y"], cell_m=150)
@@ -268,7 +324,7 @@ def test_predict_window_rules_and_validation():
         m.predict("2016-05-08", "2016-05-01")
     with pytest.raises(InputError, match="not fitted"):
         NaiveRisk().predict("2016-05-01", "2016-05-08")
-    est = KDERisk(bandwidth_m=-5)          # stored as given ...
+    est = KDERisk(bandwidth_m=-5)  # stored as given ...
     assert est.bandwidth_m == -5
     with pytest.raises(InputError, match="bandwidth_m"):  # ... refused in fit
         est.fit(ev, "2016-05-01")

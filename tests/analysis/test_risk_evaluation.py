@@ -52,8 +52,10 @@ def test_fractional_rule_equals_average_over_random_tie_breaks():
     orders = list(permutations(range(7)))
     for k in range(1, 8):
         exact = np.mean(
-            [counts[sorted(range(7), key=lambda i, p=p: (-scores[i], p[i]))[:k]].sum()
-             for p in orders]
+            [
+                counts[sorted(range(7), key=lambda i, p=p: (-scores[i], p[i]))[:k]].sum()
+                for p in orders
+            ]
         )
         assert captured(scores, counts, [k / 7])[0] == pytest.approx(exact), k
 

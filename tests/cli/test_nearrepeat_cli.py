@@ -95,6 +95,8 @@ def test_knox_with_header_time_column_same_location_right_closed(app, tmp_path):
         (["--no-header", "--x", "7", "--y", "1", "--date", "2"], "only 3 columns"),
         (["--no-header", "--y", "1", "--date", "2"], "give --x"),
         (["--no-header", "--x", "0", "--y", "1", "--date", "2", "--force", "essex"], "not both"),
+        (["--no-header", "--x", "0", "--y", "1", "--date", "2", "--category", "burglary"],
+         "apply to --force"),
     ],
 )
 def test_knox_cli_input_errors(app, args, match):
@@ -102,6 +104,17 @@ def test_knox_cli_input_errors(app, args, match):
     res = CliRunner().invoke(app, base + args)
     assert isinstance(res.exception, InputError)
     assert match in str(res.exception)
+
+
+def test_time_of_day_inside_the_date_column_is_used(tmp_path):
+    from guardian.cli.nearrepeat import events_from_csv
+
+    src = tmp_path / "e.csv"
+    src.write_text("x,y,when\n1000,2000,2016-01-01 18:00\n1100,2000,2016-01-03 06:00\n"
+                   "1200,2000,not a date\n")
+    x, y, t, info = events_from_csv(src, x="x", y="y", date="when")
+    np.testing.assert_allclose(t, [0.75, 2.25])
+    assert info["dropped_rows"] == 1 and info["dropped_lines"] == [4]
 
 
 def test_bad_band_text_is_an_input_error(app):

@@ -158,6 +158,11 @@ def test_data_quality_and_footer_sources(essex):
     dec = next(s for s in srcs if s["month"] == "2021-12")
     assert dec["sha256"] == hashlib.sha256(
         gzip.decompress((ESSEX / "2021-12-essex-street.csv.gz").read_bytes())).hexdigest()
+    hashes = sorted(hashlib.sha256(gzip.decompress(f.read_bytes())).hexdigest() for f in FILES)
+    (fp,) = essex["meta"]["source_sets"]
+    assert fp == {"dataset": "Essex Police", "files": 15, "first_month": "2018-10",
+                  "last_month": "2021-12",
+                  "sha256": hashlib.sha256("\n".join(hashes).encode()).hexdigest()}
 
 
 def test_json_is_strict_and_documented(essex, repo_root):
@@ -317,10 +322,55 @@ def test_gather_context_from_the_store(sqlite_engine):
     assert b["sections"]["data_quality"]["datasets"][0]["quarantined"] == 0
     assert {s["sha256"] for s in b["meta"]["sources"]} == {
         hashlib.sha256(gzip.decompress(p.read_bytes())).hexdigest() for p in (nov, dec)}
+    # the counts the database gives match a count of the events it returns
+    from guardian.analysis.performance import monthly_counts
+
+    assert "events" not in ctx.__dict__  # the figures never needed the event frame
+    own = monthly_counts(ctx.events).sort_values(["month", "category"]).reset_index(drop=True)
+    db = ctx.counts.sort_values(["month", "category"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(own[["dataset", "month", "category", "count"]].astype(str),
+                                  db[["dataset", "month", "category", "count"]].astype(str))
+    keys = ["month", "district", "category"]
+    ev_d = monthly_counts(ctx.events[ctx.events["month"] == "2021-12"], by=keys)
+    pd.testing.assert_frame_equal(
+        ev_d.sort_values(keys).reset_index(drop=True).astype(str),
+        ctx.district_counts.sort_values(keys).reset_index(drop=True)[keys + ["count"]].astype(str))
     with pytest.raises(NotFound):
         gather_context(sqlite_engine, "essex", "2021-10")
     with pytest.raises(NotFound):
         gather_context(sqlite_engine, "kent", "2021-12")
+
+
+@pytest.mark.shared
+def test_store_with_a_peer_force_ranks_and_flags(sqlite_engine, shared_data):
+    """Essex and Kent loaded: Essex is ranked against Kent; Kent's 2018-12 supply gap is flagged
+    and keeps Kent out of the 2018-12 ranking."""
+    from guardian.reports.context import gather_context
+    from guardian.store.ingest import ingest
+
+    msg = shared_data / "police_uk_street_msg_forces"
+    kent = [msg / f"{m}-kent-street.csv.gz" for m in ("2018-10", "2018-11", "2018-12", "2019-01", "2019-02")]
+    essex = [ESSEX / f"{m}-essex-street.csv.gz" for m in ("2018-12",)]
+    reports = ingest(sqlite_engine, kent + essex)
+    b = build_briefing(gather_context(sqlite_engine, "essex", "2018-12"))
+    c = b["sections"]["comparison"]
+    kent_row = next(r for r in c["members"] if r["force"] == "Kent")
+    assert kent_row["month_is_anomaly"] and kent_row["crime_per_1000"] is None
+    assert c["ranks"]["crime_per_1000"]["available"] is False  # only Essex left
+    q = {d["dataset"]: d for d in b["sections"]["data_quality"]["datasets"]}
+    assert [a["month"] for a in q["Kent Police"]["anomalies"]] == ["2018-11", "2018-12"]
+    rep = next(r for r in reports if r.name.endswith("2018-12-kent-street.csv.gz"))
+    assert sum(crime_asb(kent[2])) == rep.rows_read == rep.loaded + rep.quarantined + rep.duplicates
+    assert q["Kent Police"]["month_rows"] == rep.loaded
+    # briefing Kent itself for 2018-12: every comparison involving the month is withheld
+    k = build_briefing(gather_context(sqlite_engine, "kent", "2018-12"))
+    pm = k["sections"]["headline"]["crime"]["comparisons"]["previous_month"]
+    assert pm["available"] is False and "flagged as a data anomaly" in pm["reason"]
+    r = k["sections"]["comparison"]["ranks"]["crime_per_1000"]
+    assert r["available"] is False and "Kent has no value" in r["reason"]
+    # Essex 2018-12 against Kent in a normal month is ranked
+    b2 = build_briefing(gather_context(sqlite_engine, "kent", "2019-01"))
+    assert b2["sections"]["comparison"]["ranks"]["crime_per_1000"]["available"] is False  # Essex 2019-01 not loaded
 
 
 def _cli() -> typer.Typer:

@@ -173,11 +173,11 @@ def test_ctrl_c_mid_load_rolls_back(sqlite_engine, monkeypatch):
     calls = {"n": 0}
     real = ing._Loader.load
 
-    def interrupted(self, src, parsed):
+    def interrupted(self, src, parsed, *rest):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(self, src, parsed)
+        return real(self, src, parsed, *rest)
 
     monkeypatch.setattr(ing._Loader, "load", interrupted)
     with pytest.raises(KeyboardInterrupt):

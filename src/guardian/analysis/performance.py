@@ -236,12 +236,13 @@ def compare_month(series: pd.Series, loaded_months: Iterable[str], month: str, r
     loaded = set(loaded_months)
     flagged = set(anomalies)
     base = dict(label=label, month=month, reference_month=reference_month)
-    for m, role in ((month, "month"), (reference_month, "reference month")):
+    for m in (month, reference_month):
         if m not in loaded:
             return MonthComparison(**base, available=False, reason=f"{m} not loaded")
+    for m in (month, reference_month):
         if m in flagged:
             return MonthComparison(**base, available=False,
-                                   reason=f"{m} flagged as a data anomaly ({role}); not compared")
+                                   reason=f"{m} flagged as a data anomaly; not compared")
     now, ref = _value(series, loaded, month), _value(series, loaded, reference_month)
     d_now, d_ref = now / days_in_month(month), ref / days_in_month(reference_month)
     return MonthComparison(

@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         month: str | None = typer.Option(None, "--month", help="Month to brief, YYYY-MM (default: the latest loaded)."),
         out: Path = typer.Option(Path("briefing"), "--out", help="Folder for briefing.html, .pdf and .json."),
         baseline_year: int = typer.Option(2019, "--baseline-year", help="Baseline year (last pre-pandemic year by default)."),
-        harm_index: str = typer.Option("harm_index_v1", "--harm-index", help="Harm table version."),
+        harm_index: str = typer.Option("harm_index_v1", "--harm-index", help="Harm table: a shipped version, or the path of a CSV with columns category, weight."),
         pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write briefing.pdf (WeasyPrint)."),
         files: list[Path] | None = typer.Option(None, "--files", help="Read police.uk street files directly instead of the store (repeatable)."),
     ) -> None:

@@ -76,7 +76,9 @@ def events_from_csv(
     xs = pd.to_numeric(_column(frame, x, "--x", header), errors="coerce")
     ys = pd.to_numeric(_column(frame, y, "--y", header), errors="coerce")
     dates = pd.to_datetime(_column(frame, date, "--date", header), format=date_format, errors="coerce")
-    days = dates.dt.normalize()
+    # Without --time a time of day inside the date column is kept; with --time the date
+    # column gives the day and the time column the fraction of it.
+    days = dates.dt.normalize() if time else dates
     frac = pd.Series(0.0, index=frame.index)
     if time:
         tt = _column(frame, time, "--time", header).astype("string").str.strip()
@@ -90,7 +92,7 @@ def events_from_csv(
             f"{path.name}: fewer than 2 usable rows (x, y and date all readable); check the column "
             f"options (--x {x} --y {y} --date {date}) and --no-header."
         )
-    first = days[ok].min()
+    first = days[ok].min().normalize()
     t = ((days[ok] - first) / pd.Timedelta(days=1)).to_numpy(float) + frac[ok].to_numpy(float)
     info = {
         "source": str(path),
@@ -201,7 +203,7 @@ def register(app: typer.Typer) -> None:
         file: Path | None = typer.Argument(None, help="CSV of events (or use --force for the store)."),
         x: str | None = typer.Option(None, "--x", help="Column of x (metres)."),
         y: str | None = typer.Option(None, "--y", help="Column of y (metres)."),
-        date: str | None = typer.Option(None, "--date", help="Column of the event date."),
+        date: str | None = typer.Option(None, "--date", help="Column of the event date (a time of day in it is used unless --time is given)."),
         time: str | None = typer.Option(None, "--time", help="Column of the time of day (HH:MM[:SS])."),
         date_format: str | None = typer.Option(None, "--date-format", help="strptime format of --date."),
         no_header: bool = typer.Option(False, "--no-header", help="The file has no header row; columns are 0-based positions."),
@@ -227,6 +229,10 @@ def register(app: typer.Typer) -> None:
         if (file is None) == (force is None):
             raise InputError("Give either a CSV FILE or --force NAME (events in the store), not both.")
         if file is not None:
+            store_only = [o for o, v in (("--category", category), ("--from", start), ("--to", end)) if v]
+            if store_only:
+                raise InputError(f"{', '.join(store_only)} apply to --force (the store) only; "
+                                 "filter the CSV file before running on it.")
             missing = [o for o, v in (("--x", x), ("--y", y), ("--date", date)) if v is None]
             if missing:
                 raise InputError(f"With a FILE, give {', '.join(missing)} (column names, or positions with --no-header).")

@@ -23,8 +23,7 @@ def _read_police_uk(directory: Path):
     if not directory.is_dir():
         raise InputError(f"--police-uk {directory} is not a folder of police.uk street files")
     files = sorted(
-        p for p in directory.iterdir()
-        if p.name.endswith(("-street.csv", "-street.csv.gz"))
+        p for p in directory.iterdir() if p.name.endswith(("-street.csv", "-street.csv.gz"))
     )
     if not files:
         raise InputError(f"no '*-street.csv[.gz]' files in {directory}")
@@ -58,7 +57,9 @@ def _read_columns(path: Path, *, x, y, lon, lat, date, date_format, crs, to_crs,
     times = times.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
     if lon and lat:
         if not to_crs:
-            raise InputError("--lon/--lat need --to-crs (a projected CRS in metres, e.g. EPSG:26971)")
+            raise InputError(
+                "--lon/--lat need --to-crs (a projected CRS in metres, e.g. EPSG:26971)"
+            )
         from pyproj import Transformer
 
         tr = Transformer.from_crs("EPSG:4326", to_crs, always_xy=True)
@@ -70,8 +71,13 @@ def _read_columns(path: Path, *, x, y, lon, lat, date, date_format, crs, to_crs,
     else:
         raise InputError("give --x COL --y COL (projected metres) or --lon COL --lat COL --to-crs")
     frame = pd.DataFrame(
-        {"x": np.asarray(xs, float), "y": np.asarray(ys, float), "time": times.to_numpy(),
-         "time_precision": precision, "crs": out_crs}
+        {
+            "x": np.asarray(xs, float),
+            "y": np.asarray(ys, float),
+            "time": times.to_numpy(),
+            "time_precision": precision,
+            "crs": out_crs,
+        }
     )
     frame.attrs["skipped"] = f"{skipped} rows without a date skipped" if skipped else ""
     return frame
@@ -91,13 +97,16 @@ def _parse_methods(method: str) -> list[str]:
 
 def register(app: typer.Typer) -> None:
     """Add the risk commands to the main app."""
-    risk_app = typer.Typer(help="Prospective risk maps and their back-tested accuracy.",
-                           no_args_is_help=True)
+    risk_app = typer.Typer(
+        help="Prospective risk maps and their back-tested accuracy.", no_args_is_help=True
+    )
     app.add_typer(risk_app, name="risk")
 
     @risk_app.command("backtest")
     def backtest(
-        method: str = typer.Option("all", help="all, or a comma list of naive,kde,prospective,sepp"),
+        method: str = typer.Option(
+            "all", help="all, or a comma list of naive,kde,prospective,sepp"
+        ),
         data: Path | None = typer.Option(None, help="CSV of events (force extract)"),
         mapping: Path | None = typer.Option(None, help="TOML column mapping for --data"),
         x: str | None = typer.Option(None, help="x column (projected metres)"),
@@ -109,19 +118,28 @@ def register(app: typer.Typer) -> None:
         crs: str | None = typer.Option(None, help="CRS of --x/--y, e.g. EPSG:26971"),
         to_crs: str | None = typer.Option(None, help="projected CRS for --lon/--lat"),
         tz: str = typer.Option("UTC", help="timezone of the dates"),
-        police_uk: Path | None = typer.Option(None, "--police-uk",
-                                              help="folder of police.uk street files"),
+        police_uk: Path | None = typer.Option(
+            None, "--police-uk", help="folder of police.uk street files"
+        ),
         category: list[str] | None = typer.Option(
-            None, help="police.uk categories (repeatable); default: victim/public-reported crime"),
+            None, help="police.uk categories (repeatable); default: victim/public-reported crime"
+        ),
         cell: float = typer.Option(150.0, help="cell size in metres"),
-        window: str = typer.Option("7", help="window in days, or 'month' (default for --police-uk)"),
+        window: str = typer.Option(
+            "7", help="window in days, or 'month' (default for --police-uk)"
+        ),
         start: str = typer.Option(..., help="first cut-off date"),
         since: str | None = typer.Option(None, help="ignore events before this date"),
         end: str = typer.Option(..., help="end of the last window"),
         domain_buffer: float = typer.Option(300.0, help="study area: metres around any event"),
+        naive_lookback: list[float] | None = typer.Option(
+            None,
+            help="also score 'last N days' counts as a stronger naive baseline (repeatable)",
+        ),
         json_out: Path | None = typer.Option(None, "--json", help="save the comparison as JSON"),
         map_out: Path | None = typer.Option(
-            None, "--map", help="also draw the best method's next-window map (PNG) with its figures"),
+            None, "--map", help="also draw the best method's next-window map (PNG) with its figures"
+        ),
     ) -> None:
         """Rolling-origin back-test: hit rate and PAI at 1/2/5/10% area for each method."""
         import time as _time
@@ -151,8 +169,18 @@ def register(app: typer.Typer) -> None:
                 events = events[events["category"].isin(list(category))]
             source_note = f"{data} via {mapping}"
         else:
-            events = _read_columns(data, x=x, y=y, lon=lon, lat=lat, date=date,
-                                   date_format=date_format, crs=crs, to_crs=to_crs, tz=tz)
+            events = _read_columns(
+                data,
+                x=x,
+                y=y,
+                lon=lon,
+                lat=lat,
+                date=date,
+                date_format=date_format,
+                crs=crs,
+                to_crs=to_crs,
+                tz=tz,
+            )
             source_note = str(data)
             if events.attrs.get("skipped"):
                 source_note += f" ({events.attrs['skipped']})"
@@ -165,20 +193,34 @@ def register(app: typer.Typer) -> None:
         load_s = _time.perf_counter() - tic
         names = _parse_methods(method)
         precision = (
-            str(events["time_precision"].iloc[0]) if "time_precision" in events.columns
-            and len(events) else "minute"
+            str(events["time_precision"].iloc[0])
+            if "time_precision" in events.columns and len(events)
+            else "minute"
         )
         if "sepp" in names and (events.get("time_precision") == "month").any():
             names.remove("sepp")
-            console.print("[yellow]sepp skipped:[/] it needs day- or minute-resolution times; "
-                          "these are month-precision police.uk data")
+            console.print(
+                "[yellow]sepp skipped:[/] it needs day- or minute-resolution times; "
+                "these are month-precision police.uk data"
+            )
         win: float | str = "month" if window == "month" else float(window)
         methods = {n: make_estimator(n, cell_m=cell) for n in names}
-        console.print(f"{len(events):,} events ({precision} precision) from {source_note} "
-                      f"read in {load_s:.1f} s")
-        with Progress(TextColumn("{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total} windows"), TimeElapsedColumn(),
-                      console=console, transient=False) as progress:
+        for days in naive_lookback or []:
+            name = f"naive-{days:g}d"
+            methods[name] = make_estimator("naive", cell_m=cell, lookback_days=days)
+            names.append(name)
+        console.print(
+            f"{len(events):,} events ({precision} precision) from {source_note} "
+            f"read in {load_s:.1f} s"
+        )
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} windows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
             tasks = {}
 
             def report(name, done, total):
@@ -187,15 +229,24 @@ def register(app: typer.Typer) -> None:
                 progress.update(tasks[name], completed=done)
 
             res = rolling_origin_backtest(
-                events, methods=methods, start=start, end=end, window=win, cell_m=cell,
-                domain_buffer_m=domain_buffer, progress=report,
+                events,
+                methods=methods,
+                start=start,
+                end=end,
+                window=win,
+                cell_m=cell,
+                domain_buffer_m=domain_buffer,
+                progress=report,
             )
         s = res.summary
         covs = sorted(s["coverage"].unique())
         wlabel = "monthly" if win == "month" else f"{win:g}-day"
-        table = Table(title=(
-            f"Back-test: {int(s['windows'].iloc[0])} {wlabel} windows, "
-            f"{cell:g} m cells, {res.n_domain_cells:,} study-area cells; mean over windows"))
+        table = Table(
+            title=(
+                f"Back-test: {int(s['windows'].iloc[0])} {wlabel} windows, "
+                f"{cell:g} m cells, {res.n_domain_cells:,} study-area cells; mean over windows"
+            )
+        )
         table.add_column("method")
         for c in covs:
             table.add_column(f"hit {100 * c:g}%", justify="right")
@@ -210,34 +261,47 @@ def register(app: typer.Typer) -> None:
         r = s[s["method"] == names[0]].set_index("coverage")
         oracle = []
         for c in covs:
-            oracle += [f"{100 * r.loc[c, 'mean_oracle_hit_rate']:.1f}%",
-                       f"{r.loc[c, 'mean_oracle_pai']:.2f}"]
+            oracle += [
+                f"{100 * r.loc[c, 'mean_oracle_hit_rate']:.1f}%",
+                f"{r.loc[c, 'mean_oracle_pai']:.2f}",
+            ]
         table.add_row("[dim]oracle (actual counts)[/]", *oracle, "")
         console.print(table)
         best = res.best_method(0.05) if any(abs(c - 0.05) < 1e-12 for c in covs) else names[0]
-        console.print(f"Best at 5% area: [bold]{best}[/]. Ties: fractional inclusion of the tied "
-                      f"block. Study area: {res.params['domain']}.")
+        console.print(
+            f"Best at 5% area: [bold]{best}[/]. Ties: fractional inclusion of the tied "
+            f"block. Study area: {res.params['domain']}."
+        )
         payload = res.to_dict()
         payload["source"] = source_note
         payload["command"] = "guardian risk backtest"
         payload["best_method_5pct"] = best
         if map_out is not None:
-            from guardian.analysis.risk.render import render_risk_map
-
-            last_end = res.periods["end"].max()
-            model = make_estimator(best, grid=res.grid).fit(events, last_end)
-            step = (last_end + pd.DateOffset(months=1)) if win == "month" \
-                else last_end + (pd.DateOffset(days=int(win)) if float(win).is_integer()
-                                 else pd.Timedelta(days=float(win)))
-            surface = model.predict(last_end, step)
-            render_risk_map(surface, res.summary_for(best), map_out, mask=res.domain)
-            console.print(f"map of {best} for {surface.start.date()}..{surface.end.date()} "
-                          f"with its back-test figures: {map_out}")
             payload["map"] = str(map_out)
         if json_out is not None:
             json_out.parent.mkdir(parents=True, exist_ok=True)
             json_out.write_text(json.dumps(payload, indent=1, default=str))
             console.print(f"saved {json_out}")
+        if map_out is not None:
+            from dataclasses import replace
+
+            from guardian.analysis.risk.render import render_risk_map
+
+            last_end = res.periods["end"].max()
+            model = methods[best].clone(grid=res.grid).fit(events, last_end)
+            if win == "month":
+                step = last_end + pd.DateOffset(months=1)
+            elif float(win).is_integer():
+                step = last_end + pd.DateOffset(days=int(win))
+            else:
+                step = last_end + pd.Timedelta(days=float(win))
+            # the map carries the name it was back-tested under (e.g. "naive-365d")
+            surface = replace(model.predict(last_end, step), method=best)
+            render_risk_map(surface, res.summary_for(best), map_out, mask=res.domain)
+            console.print(
+                f"map of {best} for {surface.start.date()}..{surface.end.date()} "
+                f"with its back-test figures: {map_out}"
+            )
 
     @risk_app.command("spots")
     def spots(
@@ -248,18 +312,34 @@ def register(app: typer.Typer) -> None:
         top: int = typer.Option(20, help="number of cells"),
         cell: float = typer.Option(150.0, help="cell size in metres"),
         grow: bool = typer.Option(False, help="merge touching cells into one spot"),
+        harm: str | None = typer.Option(
+            None, help="harm table version (e.g. harm_index_v1) or CSV; default: counts"
+        ),
         json_out: Path | None = typer.Option(None, "--json", help="save as JSON"),
     ) -> None:
         """Harm spots of one month with Gi*, FDR, shares and reasons."""
         from guardian.analysis.hotspots import StudyArea, harm_spots, month_periods
 
-        console = Console()
+        console = Console(width=None if sys.stdout.isatty() else 160)
         events, _ = _read_police_uk(police_uk)
         area = StudyArea.from_events(events, cell_m=cell)
-        (s, e), = month_periods([month])
-        res = harm_spots(events, area=area, start=s, end=e, categories=category or None,
-                         include_police_generated=include_police_generated, top_n=top,
-                         grow=grow)
+        ((s, e),) = month_periods([month])
+        weights = None
+        if harm is not None:
+            from guardian.analysis.harm import load_harm_weights
+
+            weights = load_harm_weights(harm).weights
+        res = harm_spots(
+            events,
+            weights=weights,
+            area=area,
+            start=s,
+            end=e,
+            categories=category or None,
+            include_police_generated=include_police_generated,
+            top_n=top,
+            grow=grow,
+        )
         t = Table(title=f"Harm spots {month} ({res.precision}; {cell:g} m cells)")
         for c in ("rank", "district", "streets", "why"):
             t.add_column(c)

@@ -52,7 +52,7 @@ from pyproj import CRS, Transformer
 
 from guardian.data.policeuk import ParsedFile
 from guardian.data.quarantine import DuplicateRow, QuarantinedRow
-from guardian.data.schema import CATEGORIES, EVENT_COLUMNS
+from guardian.data.schema import CATEGORIES, EVENT_COLUMNS, to_canonical
 from guardian.data.sources import Source, sha256_bytes
 from guardian.errors import InputError
 
@@ -329,7 +329,7 @@ def read_extract(path: Path | str, mapping: ExtractMapping | Path | str) -> pd.D
     if not isinstance(mapping, ExtractMapping):
         mapping = ExtractMapping.from_toml(mapping)
     parsed = parse_extract(Source(name=str(path), path=Path(path)), mapping)
-    return parsed.events.drop(columns=["line"])
+    return to_canonical(parsed.events.drop(columns=["line"]))
 
 
 _ = io

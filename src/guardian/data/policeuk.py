@@ -29,7 +29,7 @@ from pyproj import Transformer
 
 from guardian.data.geography import force_short_name, lsoa_table
 from guardian.data.quarantine import DuplicateRow, QuarantinedRow
-from guardian.data.schema import ASB, CATEGORIES, EVENT_COLUMNS
+from guardian.data.schema import ASB, CATEGORIES, to_canonical
 from guardian.data.sources import Source, sha256_bytes
 from guardian.errors import InputError
 
@@ -58,6 +58,21 @@ UK_LAT = (49.8, 61.0)
 AREA_MARGIN_M = 20_000.0
 
 _CATEGORY_LOOKUP = {c.lower(): c for c in CATEGORIES}
+
+
+def _matches(values: pd.Series, pattern: re.Pattern) -> pd.Series:
+    """Regex test run once per distinct value (months and LSOAs repeat thousands of times)."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    ok = np.fromiter((bool(pattern.match(str(u))) for u in uniq), dtype=bool, count=len(uniq))
+    return pd.Series(ok[codes], index=values.index)
+
+
+_HEX = "0123456789abcdef"
+
+
+def _is_crime_id(cid: pd.Series) -> pd.Series:
+    """64 lowercase hex characters (vectorised without a regex per row)."""
+    return (cid.str.len() == 64) & (cid.str.strip(_HEX) == "")
 
 
 def _normalise_header(name: str) -> str:
@@ -122,14 +137,15 @@ def _fast_frame(text: str, lines: list[str], ncol: int) -> tuple[pd.DataFrame | 
         if '"' in line and line.count('"') % 2:  # an open quote: the row spans lines
             return None, 0
     try:
+        # object columns: pandas' python-backed string dtype costs seconds at 250k rows here.
         df = pd.read_csv(io.StringIO(text), header=None, skiprows=1, names=range(ncol),
-                         dtype=str, keep_default_na=False, skip_blank_lines=False, engine="c",
+                         dtype=object, keep_default_na=False, skip_blank_lines=False, engine="c",
                          skipinitialspace=True)
     except (pd.errors.ParserError, ValueError):
         return None, 0
     if len(df) != len(body):
         return None, 0
-    df = df.iloc[:, :ncol].astype("string")
+    df = df.iloc[:, :ncol]
     df["line"] = np.arange(2, len(df) + 2, dtype=np.int64)
     return df, len(df)
 
@@ -154,7 +170,7 @@ def _careful_frame(lines: list[str], ncol: int):
             good.append([*fields, start])
     df = pd.DataFrame(good, columns=[*range(ncol), "line"])
     for c in range(ncol):
-        df[c] = df[c].astype("string").str.strip()
+        df[c] = df[c].astype(object).str.strip()
     df["line"] = df["line"].astype(np.int64)
     return df, rows_read, quarantined
 
@@ -214,7 +230,7 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     if df.empty:
         raise InputError(f"{source.name}: no data rows with {ncol} fields")
     dataset = str(df["falls_within"].value_counts().index[0])
-    month_ok = df["month"].str.match(MONTH)
+    month_ok = _matches(df["month"], MONTH)
     refuse(~month_ok, lambda b: "month " + b["month"].map(repr) + " is not YYYY-MM")
     months = df.loc[month_ok, "month"].value_counts()
     if months.empty or not dataset:
@@ -232,10 +248,10 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
         df["category"] = cat.astype("string")
         is_asb = df["category"] == ASB
         refuse(~is_asb & (cid == ""), lambda b: "missing Crime ID for a crime row (" + b["crime_type"] + ")")
-        refuse((cid != "") & ~cid.str.match(CRIME_ID), lambda b: "malformed Crime ID " + b["crime_id"].map(repr))
+        refuse((cid != "") & ~_is_crime_id(cid), lambda b: "malformed Crime ID " + b["crime_id"].map(repr))
     else:
         refuse(cid == "", "missing Crime ID on an outcome row")
-        refuse((cid != "") & ~cid.str.match(CRIME_ID), lambda b: "malformed Crime ID " + b["crime_id"].map(repr))
+        refuse((cid != "") & ~_is_crime_id(cid), lambda b: "malformed Crime ID " + b["crime_id"].map(repr))
         refuse(df["outcome_type"] == "", "empty outcome type")
 
     # Coordinates: both present and in the UK, or none and "No Location".
@@ -251,7 +267,7 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     located = has_lon & has_lat & lon.notna() & lat.notna()
     outside_uk = located & ~(lon.between(*UK_LON) & lat.between(*UK_LAT))
     refuse(outside_uk, lambda b: "point (" + b["longitude"] + ", " + b["latitude"] + ") is outside Great Britain")
-    refuse((df["lsoa_code"] != "") & ~df["lsoa_code"].str.match(LSOA),
+    refuse((df["lsoa_code"] != "") & ~_matches(df["lsoa_code"], LSOA),
            lambda b: "malformed LSOA code " + b["lsoa_code"].map(repr))
 
     x = np.full(len(df), np.nan)
@@ -287,15 +303,14 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     xs, ys = x[keep], y[keep]
     # ASB keys: content + occurrence among identical rows, so identical incidents stay distinct.
     content = ["longitude", "latitude", "location", "lsoa_code", "crime_type"]
-    occurrence = d.groupby(content, sort=False, dropna=False).cumcount()
     key = cid[keep].copy()
     asb_rows = (key == "").to_numpy()
     if asb_rows.any():
         sub = d.loc[asb_rows, content]
+        occurrence = sub.groupby(content, sort=False, dropna=False).cumcount()
         key[asb_rows] = [
             asb_key(dataset, month, tuple(vals), int(occ))
-            for vals, occ in zip(sub.itertuples(index=False, name=None),
-                                 occurrence[asb_rows], strict=True)
+            for vals, occ in zip(sub.itertuples(index=False, name=None), occurrence, strict=True)
         ]
     d["event_id"] = key
     dup = d["event_id"].duplicated(keep="first")
@@ -304,8 +319,8 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
 
     n = len(d)
     t0 = pd.Timestamp(f"{month}-01", tz=TIMEZONE)
-    lon_k = pd.to_numeric(d["longitude"], errors="coerce").to_numpy()
-    lat_k = pd.to_numeric(d["latitude"], errors="coerce").to_numpy()
+    kept = np.flatnonzero(keep)[~dup.to_numpy()]
+    lon_k, lat_k = lon.to_numpy()[kept], lat.to_numpy()[kept]
     events = pd.DataFrame({
         "event_id": d["event_id"].to_numpy(),
         "dataset": np.repeat(dataset, n),
@@ -324,10 +339,8 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
         "outcome": d["last_outcome_category"].to_numpy(),
         "line": d["line"].to_numpy(),
     })
-    for c, t in EVENT_COLUMNS.items():
-        if c != "time":
-            events[c] = events[c].astype(t)
     quarantined.sort(key=lambda q: q.line)
+    # Left as object columns (cheap); read_street() and the store give canonical dtypes.
     return ParsedFile("street", dataset, month, sha256_bytes(data), rows_read, events,
                       quarantined, duplicates)
 
@@ -366,7 +379,7 @@ def read_street(path) -> pd.DataFrame:
     parsed = parse_police_uk(Source(name=str(path), path=Path(path)))
     if parsed.kind != "street":
         raise InputError(f"{path}: is an outcomes file, expected a street file")
-    return parsed.events.drop(columns=["line"])
+    return to_canonical(parsed.events.drop(columns=["line"]))
 
 
 def read_text(text: str, name: str = "<text>") -> ParsedFile:

@@ -100,6 +100,15 @@ def empty_events() -> pd.DataFrame:
     return frame
 
 
+def to_canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cast an event frame's columns to the canonical dtypes (extra columns are kept)."""
+    out = frame.copy()
+    for c, t in EVENT_COLUMNS.items():
+        if c != "time" and c in out.columns:
+            out[c] = out[c].astype(t)
+    return out
+
+
 def check_events(frame: pd.DataFrame) -> pd.DataFrame:
     """Check a frame is a canonical event frame; raise :class:`InputError` naming the problem.
 

@@ -9,6 +9,7 @@ never touch the database: they read the context and the aggregates derived from 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -20,9 +21,8 @@ import guardian
 from guardian.analysis import harm as harm_mod
 from guardian.analysis import performance as perf
 from guardian.data import geography
-from guardian.data.schema import check_events
+from guardian.data.schema import check_events, empty_events
 from guardian.errors import InputError, NotFound
-
 
 DEFAULT_ANOMALY = {"window_months": 12, "min_neighbours": 3, "z_threshold": 3.0,
                    "min_relative": 0.2, "mad_floor": 0.025}
@@ -82,7 +82,9 @@ class BriefingContext:
     month : str
         ``YYYY-MM`` briefed.
     events : DataFrame
-        Canonical events of the force and of the loaded comparison forces.
+        Canonical events of the force (and, when built from frames, of its loaded peers). Read
+        lazily from the store on first use (``event_frame`` or ``event_loader``): the sections of
+        the performance picture work from the aggregates below and never need it.
     loaded_months : dict
         Dataset -> list of loaded months.
     populations : dict
@@ -103,12 +105,18 @@ class BriefingContext:
         Guardian version.
     generated_at : str
         ISO time the context was gathered (UTC).
+    counts : DataFrame or None
+        ``dataset, month, category, count`` over *all* loaded months of every dataset (from the
+        store). Monthly series, comparisons, anomalies and peer figures use it; ``events`` is then
+        only needed for the force's own detail. ``None``: computed from ``events``.
+    district_counts : DataFrame or None
+        ``month, district, category, count`` of the force (at least for the briefing month);
+        ``None``: computed from ``events``.
     """
 
     force: str
     force_short: str
     month: str
-    events: pd.DataFrame = field(repr=False)
     loaded_months: dict[str, list[str]]
     populations: dict[str, int | None]
     district_population: pd.DataFrame = field(repr=False)
@@ -121,6 +129,11 @@ class BriefingContext:
     harm_weights: harm_mod.HarmWeights
     version: str = guardian.__version__
     generated_at: str = ""
+    counts: pd.DataFrame | None = field(default=None, repr=False)
+    district_counts: pd.DataFrame | None = field(default=None, repr=False)
+    event_frame: pd.DataFrame | None = field(default=None, repr=False)
+    event_loader: Callable[[], pd.DataFrame] | None = field(default=None, repr=False,
+                                                              compare=False)
 
     def __post_init__(self) -> None:
         perf.add_months(self.month, 0)  # validates the month
@@ -133,12 +146,26 @@ class BriefingContext:
                            f"choose a loaded month or load {self.month}")
 
     @cached_property
+    def events(self) -> pd.DataFrame:
+        """Canonical events (see the class docstring); loaded once, on first use."""
+        if self.event_frame is not None:
+            return self.event_frame
+        if self.event_loader is not None:
+            return self.event_loader()
+        return empty_events()
+
+    @cached_property
     def picture(self) -> Picture:
         """Counts, series and anomalies, computed once."""
-        ev = self.events
-        counts = perf.monthly_counts(ev, by=("dataset", "month", "category"))
-        own = ev[ev["dataset"] == self.force]
-        dcounts = perf.monthly_counts(own, by=("month", "district", "category"))
+        if self.counts is not None:
+            counts = self.counts
+        else:
+            counts = perf.monthly_counts(self.events, by=("dataset", "month", "category"))
+        if self.district_counts is not None:
+            dcounts = self.district_counts
+        else:
+            own = self.events[self.events["dataset"] == self.force]
+            dcounts = perf.monthly_counts(own, by=("month", "district", "category"))
         series, anomalies = {}, {}
         for ds, months in self.loaded_months.items():
             if not months:
@@ -192,6 +219,7 @@ def context_from_frames(
     group: perf.ComparisonGroup | None | bool = True,
     populations: dict[str, int | None] | None = None,
     district_population: pd.DataFrame | None = None,
+    counts: pd.DataFrame | None = None,
 ) -> BriefingContext:
     """Build a :class:`BriefingContext` from an in-memory event frame.
 
@@ -213,6 +241,9 @@ def context_from_frames(
         ``True`` (default) reads the shipped comparison group of the force; ``None`` for none.
     populations, district_population : optional
         Override the reference geography (tests).
+    counts : DataFrame, optional
+        ``dataset, month, category, count`` over all loaded months (see
+        :attr:`BriefingContext.counts`); by default computed from ``events``.
     """
     check_events(events)
     params = params or Params()
@@ -233,6 +264,8 @@ def context_from_frames(
                 group_datasets[s] = ds
     keep = [force] + list(group_datasets.values())
     events = events[events["dataset"].isin(keep)]
+    if counts is not None:
+        counts = counts[counts["dataset"].isin(keep)].reset_index(drop=True)
     if populations is None:
         populations = {ds: _population(ds) for ds in set(keep)}
     if district_population is None:
@@ -241,7 +274,7 @@ def context_from_frames(
         except InputError:
             district_population = pd.DataFrame({"district": [], "population": []})
     return BriefingContext(
-        force=force, force_short=short, month=month, events=events,
+        force=force, force_short=short, month=month, event_frame=events,
         loaded_months={k: v for k, v in loaded.items() if k in keep},
         populations=populations, district_population=district_population,
         population_vintage=geography.POPULATION_VINTAGE,
@@ -249,13 +282,64 @@ def context_from_frames(
         group_datasets=group_datasets,
         harm_weights=harm_mod.load_harm_weights(params.harm_version),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        counts=counts,
     )
+
+
+def _store_counts(engine, datasets: list[str]) -> pd.DataFrame:
+    """Events per dataset, month and category, counted in the database (one GROUP BY).
+
+    Note: reads the store's tables directly; it belongs in :mod:`guardian.store.events` as a
+    public ``monthly_counts`` and should move there.
+    """
+    from sqlalchemy import func, select
+
+    from guardian.store.models import Dataset, Event
+
+    q = (select(Dataset.name, Event.month, Event.category, func.count())
+         .join(Dataset, Event.dataset_id == Dataset.id)
+         .where(Dataset.name.in_(datasets))
+         .group_by(Dataset.name, Event.month, Event.category))
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    out = pd.DataFrame(rows, columns=["dataset", "month", "category", "count"])
+    out["count"] = out["count"].astype("int64")
+    return out
+
+
+def _store_district_counts(engine, dataset: str, month: str) -> pd.DataFrame:
+    """``month, district, category, count`` of one dataset and month, counted in the database and
+    placed in districts with the same rule as the event frame
+    (:func:`guardian.data.geography.districts_for`)."""
+    from sqlalchemy import func, select
+
+    from guardian.store.models import Dataset, Event
+
+    q = (select(Event.month, Event.lsoa_code, Event.category, func.count())
+         .join(Dataset, Event.dataset_id == Dataset.id)
+         .where(Dataset.name == dataset, Event.month == month)
+         .group_by(Event.month, Event.lsoa_code, Event.category))
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    raw = pd.DataFrame(rows, columns=["month", "lsoa_code", "category", "count"])
+    short = geography.force_short_name(dataset)
+    if short in geography.forces():
+        raw["district"] = geography.districts_for(raw["lsoa_code"].astype("string"), short).to_numpy()
+    else:
+        raw["district"] = ""
+    out = raw.groupby(["month", "district", "category"], as_index=False)["count"].sum()
+    out["count"] = out["count"].astype("int64")
+    return out
 
 
 def gather_context(engine, force: str, month: str, *, params: Params | None = None,
                    group: perf.ComparisonGroup | None | bool = True,
                    history_months: int = 48) -> BriefingContext:
     """Gather a briefing's inputs from the store.
+
+    The figures of the performance picture come from two GROUP BY queries (monthly counts by
+    dataset and category over every loaded month; the force's counts by LSOA for the month);
+    the force's event frame is read only if a section asks for ``ctx.events``.
 
     Parameters
     ----------
@@ -268,7 +352,7 @@ def gather_context(engine, force: str, month: str, *, params: Params | None = No
     group : ComparisonGroup, True or None
         ``True`` reads the shipped comparison group for the force.
     history_months : int
-        How far back to read events (the baseline year is always included).
+        How far back ``ctx.events`` reaches (the baseline year is always included).
 
     Raises
     ------
@@ -279,6 +363,7 @@ def gather_context(engine, force: str, month: str, *, params: Params | None = No
     from guardian.store.status import dataset_status, resolve_dataset
 
     params = params or Params()
+    perf.add_months(month, 0)
     dataset = resolve_dataset(engine, force)
     status = {s["dataset"]: s for s in dataset_status(engine)}
     short = geography.force_short_name(dataset)
@@ -287,26 +372,43 @@ def gather_context(engine, force: str, month: str, *, params: Params | None = No
             group = perf.comparison_group(short)
         except InputError:
             group = None
-    wanted = [dataset]
+    group_datasets: dict[str, str] = {}
     if group is not None:
-        members = set(group.members)
-        wanted += [ds for ds in status if ds != dataset
-                   and geography.force_short_name(ds) in members]
-    base_end = f"{params.baseline_year:04d}-{perf.add_months(month, 0)[5:]}"
+        for ds in status:
+            s = geography.force_short_name(ds)
+            if ds != dataset and s in group.members:
+                group_datasets[s] = ds
+    wanted = [dataset] + list(group_datasets.values())
+    base_end = f"{params.baseline_year:04d}-{month[5:]}"
     start = min(perf.add_months(month, -(history_months - 1)), perf.add_months(base_end, -11))
-    frames = [events_frame(engine, dataset=ds, start_month=start, end_month=month)
-              for ds in wanted]
-    events = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(
-        len(f) for f in frames) else frames[0]
-    loaded = {ds: [m for m in status[ds]["months"] if m <= month] for ds in wanted}
+    loaded = {ds: list(status[ds]["months"]) for ds in wanted}
+    if month in loaded[dataset]:
+        dcounts = _store_district_counts(engine, dataset, month)
+    else:
+        dcounts = None  # BriefingContext refuses the month below
     quality = {ds: {k: status[ds].get(k) for k in ("rows", "quarantined", "duplicates", "gaps",
                                                    "rows_read")} for ds in wanted}
     sources = [{"dataset": ds, "name": f["name"], "sha256": f["sha256"], "month": f["month"],
                 "rows": f.get("loaded", f.get("rows_read"))}
-               for ds in wanted for f in status[ds]["files"]
-               if f.get("month") is None or f["month"] <= month]
-    return context_from_frames(events, force=dataset, month=month, loaded_months=loaded,
-                               quality=quality, sources=sources, params=params, group=group)
+               for ds in wanted for f in status[ds]["files"]]
+    try:
+        district_population = geography.district_population(short)[["district", "population"]]
+    except InputError:
+        district_population = pd.DataFrame({"district": [], "population": []})
+
+    def load_events() -> pd.DataFrame:
+        return events_frame(engine, dataset=dataset, start_month=start, end_month=month)
+
+    return BriefingContext(
+        force=dataset, force_short=short, month=month, loaded_months=loaded,
+        populations={ds: _population(ds) for ds in wanted},
+        district_population=district_population,
+        population_vintage=geography.POPULATION_VINTAGE, quality=quality, sources=sources,
+        params=params, group=group or None, group_datasets=group_datasets,
+        harm_weights=harm_mod.load_harm_weights(params.harm_version),
+        generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        counts=_store_counts(engine, wanted), district_counts=dcounts, event_loader=load_events,
+    )
 
 
 def sources_from_files(paths: list[Path]) -> list[dict]:

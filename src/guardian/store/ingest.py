@@ -33,11 +33,39 @@ from guardian.store.models import (
     SourceFile,
 )
 
-EVENT_COLS = (
-    "dataset_id", "event_key", "month", "occurred_local", "time_precision", "category",
-    "dwelling", "x", "y", "lon", "lat", "location", "lsoa_code", "lsoa_name", "outcome",
-    "outcome_month", "source_file_id", "source_line",
+# Row layout built in the parsing worker processes; dataset and file ids are added per file.
+ROW_COLS = (
+    "event_key", "month", "occurred_local", "time_precision", "category", "dwelling",
+    "x", "y", "lon", "lat", "location", "lsoa_code", "lsoa_name", "outcome", "source_line",
 )
+
+
+def event_rows(ev: pd.DataFrame) -> list[tuple]:
+    """Store rows (``ROW_COLS`` order) of a canonical event frame with a ``line`` column."""
+    n = len(ev)
+    if not n:
+        return []
+    # Format each distinct time once (a police.uk month has a single one).
+    codes, uniq = pd.factorize(ev["time"])
+    fmt = np.asarray(pd.DatetimeIndex(uniq).tz_localize(None).strftime("%Y-%m-%d %H:%M:%S"),
+                     dtype=object)
+    dwell = pd.Series(ev["dwelling"], dtype="boolean").astype(object)
+    dwell = dwell.where(dwell.notna(), None).tolist()
+
+    def num(col: str) -> list:
+        a = ev[col].to_numpy(dtype=float)
+        return [None if v != v else v for v in a.tolist()]
+
+    def txt(col: str) -> list:
+        return ev[col].astype(object).where(ev[col].notna(), "").tolist()
+
+    return list(zip(
+        ev["event_id"].tolist(), ev["month"].tolist(), fmt[codes].tolist(),
+        ev["time_precision"].tolist(), ev["category"].tolist(), dwell,
+        num("x"), num("y"), num("lon"), num("lat"),
+        txt("location"), txt("lsoa_code"), txt("lsoa_name"), txt("outcome"),
+        ev["line"].tolist(), strict=True,
+    ))
 
 
 @dataclass
@@ -63,14 +91,21 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _parse(args: tuple[Source, ExtractMapping | None]) -> ParsedFile | str:
+def _parse(args: tuple[Source, ExtractMapping | None]) -> tuple[ParsedFile, list] | str:
+    """Parse one file and lay out its store rows; runs in a worker process."""
     source, mapping = args
     try:
-        if mapping is not None:
-            return parse_extract(source, mapping)
-        return parse_police_uk(source)
+        parsed = parse_extract(source, mapping) if mapping is not None else parse_police_uk(source)
     except InputError as exc:
         return str(exc)
+    if parsed.kind == "outcomes":
+        return parsed, []
+    rows = event_rows(parsed.events)
+    crs = str(parsed.events["crs"].iloc[0]) if len(parsed.events) else getattr(parsed, "crs", "")
+    parsed.crs = crs or getattr(parsed, "crs", "EPSG:27700")  # type: ignore[attr-defined]
+    # Only what the main process needs travels back: ids and lines (rows carry the rest).
+    parsed.events = parsed.events[["event_id", "line"]]
+    return parsed, rows
 
 
 def _parse_all(sources: list[Source], mapping: ExtractMapping | None, workers: int):
@@ -112,12 +147,11 @@ class _Loader:
         if self.slow_ms:
             time.sleep(self.slow_ms / 1000)
 
-    def load(self, src: Source, parsed: ParsedFile) -> FileReport:
+    def load(self, src: Source, parsed: ParsedFile, rows: list | None = None) -> FileReport:
         c = self.conn
         is_police = parsed.kind in ("street", "outcomes")
         kind_ds = "police.uk" if is_police else "extract"
-        crs = parsed.events["crs"].iloc[0] if parsed.kind != "outcomes" and len(parsed.events) \
-            else getattr(parsed, "crs", "EPSG:27700")
+        crs = getattr(parsed, "crs", "EPSG:27700")
         tz = getattr(parsed, "timezone", "Europe/London")
         ds = self.dataset_id(parsed.dataset, kind_ds, crs, tz)
         report = FileReport(name=src.name, status="loaded", dataset=parsed.dataset,
@@ -162,13 +196,17 @@ class _Loader:
                            np.repeat(fid, len(ev)).tolist(), ev["line"].tolist(), strict=True))
             loaded = len(ev)
         else:
-            ev = parsed.events
-            seen = ev["event_id"].isin(keys).to_numpy()
-            dups += list(zip(ev.loc[seen, "line"].tolist(), ev.loc[seen, "event_id"].tolist(), strict=True))
-            ev = ev[~seen]
-            keys.update(ev["event_id"].tolist())
-            self._insert_events(ds, fid, ev)
-            loaded = len(ev)
+            if rows is None:
+                rows = event_rows(parsed.events)
+            ids = [r[0] for r in rows]
+            seen = [k in keys for k in ids]
+            if any(seen):
+                dups += [(r[-1], r[0]) for r, s_ in zip(rows, seen, strict=True) if s_]
+                rows = [r for r, s_ in zip(rows, seen, strict=True) if not s_]
+            keys.update(r[0] for r in rows)
+            self._bulk(Event.__table__, ROW_COLS, rows,
+                       const={"dataset_id": ds, "source_file_id": fid})
+            loaded = len(rows)
         self._pause()
         self._bulk(QuarantineRow.__table__, ("source_file_id", "line", "reason", "raw"),
                    ((fid, q.line, q.reason, q.raw) for q in parsed.quarantined))
@@ -182,33 +220,21 @@ class _Loader:
         self.touched.add(ds)
         return report
 
-    def _insert_events(self, ds: int, fid: int, ev: pd.DataFrame) -> None:
-        n = len(ev)
-        if not n:
-            return
-        local = ev["time"].dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
-        dwell = ev["dwelling"].astype(object).where(ev["dwelling"].notna(), None).tolist()
+    def _bulk(self, table, cols: tuple[str, ...], rows: Iterable[tuple],
+              const: dict[str, int] | None = None) -> None:
+        """Fast multi-row insert: COPY on PostgreSQL, executemany on SQLite.
 
-        def num(col: str) -> list:
-            a = ev[col].to_numpy(dtype=float)
-            return [None if v != v else v for v in a.tolist()]
-
-        rows = zip(
-            [ds] * n, ev["event_id"].tolist(), ev["month"].tolist(), local,
-            ev["time_precision"].tolist(), ev["category"].tolist(), dwell,
-            num("x"), num("y"), num("lon"), num("lat"),
-            ev["location"].fillna("").tolist(), ev["lsoa_code"].fillna("").tolist(),
-            ev["lsoa_name"].fillna("").tolist(), ev["outcome"].fillna("").tolist(),
-            [None] * n, [fid] * n, ev["line"].tolist(), strict=True,
-        )
-        self._bulk(Event.__table__, EVENT_COLS, rows)
-
-    def _bulk(self, table, cols: tuple[str, ...], rows: Iterable[tuple]) -> None:
-        """Fast multi-row insert: COPY on PostgreSQL, executemany on SQLite."""
+        ``const`` holds integer columns equal for every row (inlined, not sent per row)."""
         rows = list(rows)
         if not rows:
             return
+        const = const or {}
         dialect = self.conn.dialect.name
+        if const and dialect != "sqlite":
+            extra = tuple(const.values())
+            rows = [r + extra for r in rows]
+            cols = (*cols, *const)
+            const = {}
         if dialect == "postgresql":
             # COPY in CSV form: strings quoted (so "" is an empty string), NULL unquoted.
             buf = io.StringIO()
@@ -222,9 +248,9 @@ class _Loader:
                 with cur.copy(sql) as cp:
                     cp.write(buf.getvalue())
         elif dialect == "sqlite":
-            marks = ", ".join("?" for _ in cols)
-            self.conn.exec_driver_sql(
-                f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})", rows)
+            names = ", ".join((*cols, *const))
+            marks = ", ".join(["?"] * len(cols) + [str(int(v)) for v in const.values()])
+            self.conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
         else:
             self.conn.execute(insert(table), [dict(zip(cols, r, strict=True)) for r in rows])
 
@@ -289,11 +315,11 @@ def ingest(
     reports: list[FileReport] = []
     with engine.begin() as conn:
         loader = _Loader(conn, slow_ms=slow)
-        for src, parsed in zip(sources, _parse_all(sources, mapping, workers), strict=True):
-            if isinstance(parsed, str):
-                rep = FileReport(name=src.name, status="error", message=parsed)
+        for src, result in zip(sources, _parse_all(sources, mapping, workers), strict=True):
+            if isinstance(result, str):
+                rep = FileReport(name=src.name, status="error", message=result)
             else:
-                rep = loader.load(src, parsed)
+                rep = loader.load(src, *result)
             reports.append(rep)
             if progress is not None:
                 progress(rep)

@@ -156,15 +156,24 @@ class GiStarResult:
 
     def to_dict(self) -> dict:
         return {
-            "alpha": self.alpha, "permutations": self.permutations,
-            "random_state": self.random_state, "neighbourhood": self.neighbourhood,
-            "n": self.n, "n_hot": int(np.nansum(self.hot)), "n_cold": int(np.nansum(self.cold)),
+            "alpha": self.alpha,
+            "permutations": self.permutations,
+            "random_state": self.random_state,
+            "neighbourhood": self.neighbourhood,
+            "n": self.n,
+            "n_hot": int(np.nansum(self.hot)),
+            "n_cold": int(np.nansum(self.cold)),
         }
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
-            {"z": self.z.ravel(), "p": self.p.ravel(), "q": self.q.ravel(),
-             "hot": self.hot.ravel(), "cold": self.cold.ravel()}
+            {
+                "z": self.z.ravel(),
+                "p": self.p.ravel(),
+                "q": self.q.ravel(),
+                "hot": self.hot.ravel(),
+                "cold": self.cold.ravel(),
+            }
         )
 
 
@@ -215,8 +224,13 @@ def gi_star(
         # esda announces a future change of its permutation alternative; we document ours
         warnings.simplefilter("ignore", DeprecationWarning)
         lg = G_Local(
-            y, graph, transform="B", star=True, permutations=int(permutations),
-            seed=random_state, keep_simulations=False,
+            y,
+            graph,
+            transform="B",
+            star=True,
+            permutations=int(permutations),
+            seed=random_state,
+            keep_simulations=False,
         )
     z = np.asarray(lg.Zs, dtype=float)
     if permutations:
@@ -227,9 +241,16 @@ def gi_star(
     q = bh_qvalues(p)
     sig = q <= alpha
     return GiStarResult(
-        z=z, p=p, q=q, hot=sig & (z > 0), cold=sig & (z < 0), alpha=float(alpha),
-        permutations=int(permutations), random_state=random_state,
-        neighbourhood=neighbourhood, n=int(y.size),
+        z=z,
+        p=p,
+        q=q,
+        hot=sig & (z > 0),
+        cold=sig & (z < 0),
+        alpha=float(alpha),
+        permutations=int(permutations),
+        random_state=random_state,
+        neighbourhood=neighbourhood,
+        n=int(y.size),
     )
 
 
@@ -255,8 +276,14 @@ def grid_gi_star(
         return out
 
     return GiStarResult(
-        z=spread(res.z, np.nan), p=spread(res.p, 1.0), q=spread(res.q, 1.0),
-        hot=spread(res.hot, False), cold=spread(res.cold, False), alpha=res.alpha,
-        permutations=res.permutations, random_state=res.random_state,
-        neighbourhood=res.neighbourhood, n=res.n,
+        z=spread(res.z, np.nan),
+        p=spread(res.p, 1.0),
+        q=spread(res.q, 1.0),
+        hot=spread(res.hot, False),
+        cold=spread(res.cold, False),
+        alpha=res.alpha,
+        permutations=res.permutations,
+        random_state=res.random_state,
+        neighbourhood=res.neighbourhood,
+        n=res.n,
     )

@@ -171,18 +171,20 @@ def _resolve_categories(categories, include_police_generated: bool) -> tuple[tup
     return tuple(chosen), excluded
 
 
-def _event_weights(events: pd.DataFrame, weights) -> np.ndarray:
+def _event_weights(events: pd.DataFrame, weights, chosen) -> np.ndarray:
     n = len(events)
     if weights is None:
         return np.ones(n)
     if isinstance(weights, Mapping):
         cats = events["category"].astype(str)
-        missing = sorted(set(cats.unique()) - set(weights))
+        used = set(cats[cats.isin(chosen)].unique())
+        missing = sorted(used - set(weights))
         if missing:
             raise InputError(
                 f"harm weights have no entry for categories {missing}; add them to the mapping"
             )
-        w = cats.map(dict(weights)).to_numpy(dtype=float)
+        # categories outside the selection are dropped later; give them 0 meanwhile
+        w = cats.map(lambda c: weights.get(c, 0.0)).to_numpy(dtype=float)
     else:
         w = np.asarray(weights, dtype=float).ravel()
         if w.size != n:
@@ -219,8 +221,11 @@ def _districts(events: pd.DataFrame) -> pd.Series:
     001A" -> "Basildon") when the district is blank (police.uk files before enrichment)."""
     d = events["district"].astype("string").fillna("") if "district" in events.columns else None
     if "lsoa_name" in events.columns:
-        lad = events["lsoa_name"].astype("string").fillna("").str.replace(
-            r"\s+\d{3}[A-Z]$", "", regex=True
+        lad = (
+            events["lsoa_name"]
+            .astype("string")
+            .fillna("")
+            .str.replace(r"\s+\d{3}[A-Z]$", "", regex=True)
         )
     else:
         lad = pd.Series("", index=events.index, dtype="string")
@@ -351,7 +356,7 @@ def harm_spots(
     if "category" not in events.columns:
         raise InputError("events are missing column 'category'")
     chosen, excluded = _resolve_categories(categories, include_police_generated)
-    w_all = _event_weights(events, weights)
+    w_all = _event_weights(events, weights, chosen)
     if area is None:
         area = StudyArea.from_events(events, cell_m=cell_m, neighbourhood=neighbourhood)
     grid = area.grid
@@ -376,8 +381,13 @@ def harm_spots(
             f"[{start}, {end}); widen the period or the categories"
         )
     gi = grid_gi_star(
-        harm, area.mask, area.graph, permutations=permutations, alpha=alpha,
-        random_state=random_state, neighbourhood=str(area.neighbourhood),
+        harm,
+        area.mask,
+        area.graph,
+        permutations=permutations,
+        alpha=alpha,
+        random_state=random_state,
+        neighbourhood=str(area.neighbourhood),
     )
     # --- select the top-N cells -----------------------------------------------------------------
     cand = np.flatnonzero(area.mask.ravel() & (harm.ravel() > 0))
@@ -404,7 +414,8 @@ def harm_spots(
     districts = _districts(ev).to_numpy()
     locations = (
         ev["location"].astype("string").fillna("").to_numpy()
-        if "location" in ev.columns else np.full(len(ev), "", dtype=object)
+        if "location" in ev.columns
+        else np.full(len(ev), "", dtype=object)
     )
     precision = "exact"
     if "time_precision" in ev.columns and (ev["time_precision"].astype(str) == "month").any():
@@ -453,23 +464,49 @@ def harm_spots(
                 "rank": k + 1,
                 "n_cells": len(cs),
                 "cells": [(int(r), int(c)) for r, c in zip(rows_, cols_, strict=True)],
-                "cell_keys": [(gx0 + int(c), gy0 + int(r)) for r, c in zip(rows_, cols_, strict=True)],
-                "x": cx, "y": cy,
-                "offences": int(off), "harm": hm,
-                "share_offences": share_o, "share_harm": share_h, "share_area": share_a,
-                "district": district, "streets": "; ".join(street_list),
-                "gi_z": zc, "gi_q": qc, "gi_hot": bool(hot_flat[cs].any()),
+                "cell_keys": [
+                    (gx0 + int(c), gy0 + int(r)) for r, c in zip(rows_, cols_, strict=True)
+                ],
+                "x": cx,
+                "y": cy,
+                "offences": int(off),
+                "harm": hm,
+                "share_offences": share_o,
+                "share_harm": share_h,
+                "share_area": share_a,
+                "district": district,
+                "streets": "; ".join(street_list),
+                "gi_z": zc,
+                "gi_q": qc,
+                "gi_hot": bool(hot_flat[cs].any()),
                 "why": why,
             }
         )
     spots = pd.DataFrame.from_records(
         records,
-        columns=["rank", "n_cells", "cells", "cell_keys", "x", "y", "offences", "harm",
-                 "share_offences", "share_harm", "share_area", "district", "streets", "gi_z",
-                 "gi_q", "gi_hot", "why"],
+        columns=[
+            "rank",
+            "n_cells",
+            "cells",
+            "cell_keys",
+            "x",
+            "y",
+            "offences",
+            "harm",
+            "share_offences",
+            "share_harm",
+            "share_area",
+            "district",
+            "streets",
+            "gi_z",
+            "gi_q",
+            "gi_hot",
+            "why",
+        ],
     )
     conc = concentration(
-        harm[area.mask], occupied=counts[area.mask] > 0,
+        harm[area.mask],
+        occupied=counts[area.mask] > 0,
         quantity="harm" if weighted else "offences",
     )
     n_no_loc = int((~has_loc).sum())
@@ -495,20 +532,38 @@ def harm_spots(
         notes.append(f"{n_outside:,} events fall outside the study area")
     notes.append(f"study area: {area.rule}")
     params = {
-        "start": None if start is None else str(start), "end": None if end is None else str(end),
-        "top_n": int(top_n), "grow": bool(grow), "alpha": float(alpha),
-        "permutations": int(permutations), "random_state": random_state,
-        "cell_m": grid.cell_m, "neighbourhood": str(area.neighbourhood),
-        "weights": "per-event" if (weighted and not isinstance(weights, Mapping))
+        "start": None if start is None else str(start),
+        "end": None if end is None else str(end),
+        "top_n": int(top_n),
+        "grow": bool(grow),
+        "alpha": float(alpha),
+        "permutations": int(permutations),
+        "random_state": random_state,
+        "cell_m": grid.cell_m,
+        "neighbourhood": str(area.neighbourhood),
+        "weights": "per-event"
+        if (weighted and not isinstance(weights, Mapping))
         else ("category mapping" if weighted else "counts"),
         "p_values": "permutation (esda p_sim)" if permutations else "analytical, two-sided",
     }
     return HarmSpotResult(
-        spots=spots, gi=gi, concentration=conc, counts=counts, harm=harm, area=area,
-        totals={"offences": int(total_off), "harm": total_harm, "no_location": n_no_loc,
-                "outside_area": n_outside},
-        precision=precision, categories=chosen, excluded_categories=excluded,
-        notes=tuple(notes), params=params,
+        spots=spots,
+        gi=gi,
+        concentration=conc,
+        counts=counts,
+        harm=harm,
+        area=area,
+        totals={
+            "offences": int(total_off),
+            "harm": total_harm,
+            "no_location": n_no_loc,
+            "outside_area": n_outside,
+        },
+        precision=precision,
+        categories=chosen,
+        excluded_categories=excluded,
+        notes=tuple(notes),
+        params=params,
     )
 
 
@@ -611,11 +666,17 @@ def emerging_hotspots(
     gy0 = int(round(grid.y0 / grid.cell_m))
     cells = pd.DataFrame(
         {
-            "gx": gx0 + cc, "gy": gy0 + rr,
-            "x": grid.x0 + (cc + 0.5) * grid.cell_m, "y": grid.y0 + (rr + 0.5) * grid.cell_m,
-            "label": labels, "n_hot": hot[ever].sum(axis=1),
-            "mk_s": mk.s, "mk_z": mk.z, "mk_p": mk.p,
-            "z_first": z[ever, 0], "z_last": z[ever, -1],
+            "gx": gx0 + cc,
+            "gy": gy0 + rr,
+            "x": grid.x0 + (cc + 0.5) * grid.cell_m,
+            "y": grid.y0 + (rr + 0.5) * grid.cell_m,
+            "label": labels,
+            "n_hot": hot[ever].sum(axis=1),
+            "mk_s": mk.s,
+            "mk_z": mk.z,
+            "mk_p": mk.p,
+            "z_first": z[ever, 0],
+            "z_last": z[ever, -1],
         }
     )
     ov = []
@@ -623,6 +684,8 @@ def emerging_hotspots(
         o = spot_overlap(results[k - 1].spot_cells, results[k].spot_cells)
         o["period"] = str(periods[k][0])[:10]
         ov.append(o)
-    counts = {lab: int((labels == lab).sum()) for lab in ("new", "emerging", "diminishing",
-                                                           "persistent", "historical", "sporadic")}
+    counts = {
+        lab: int((labels == lab).sum())
+        for lab in ("new", "emerging", "diminishing", "persistent", "historical", "sporadic")
+    }
     return EmergingResult(cells, pd.DataFrame(ov), list(periods), counts, results)

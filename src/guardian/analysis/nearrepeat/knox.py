@@ -56,13 +56,14 @@ __all__ = ["KnoxResult", "knox_test", "derive_cocoon_parameters", "band_labels"]
 
 _UM_PER_M = 1_000_000  # distances are compared in integer micrometres
 _US_PER_DAY = 86_400_000_000  # times are compared in integer microseconds
-_MAX_ABS_DAYS = 1.0e8  # keeps t × 86.4e9 inside int64
+_MAX_ABS_DAYS = 5.0e7  # keeps differences of t × 86.4e9 inside int64
 _METRICS = {"euclidean": 2, "manhattan": 1}
 _CLOSURES = ("left", "right")
 
 # Kernel tuning (internal; results never depend on these, only speed does).
-_BLOCK_PAIRS = 32_768  # close pairs per block: the block's arrays stay in L2 cache
+_BLOCK_PAIRS = 131_072  # close pairs per block (streamed; the gathered time rows stay in cache)
 _PERM_CHUNK = 32  # permutations generated and processed together
+_TIME_DTYPE = None  # None: smallest integer type that fits (tests may force one)
 _HIST_MAX_BINS = 8_192  # signed-difference histogram used when 2R+1 <= this
 _LUT_MAX_BINS = 1 << 22  # else a lookup table over clipped differences when this small
 
@@ -507,12 +508,13 @@ def knox_test(
     radius = float(sb[-1]) * (1 + 1e-9) + 1e-6  # a hair wider; exact filter below
     pairs = tree.query_pairs(radius, p=_METRICS[metric], output_type="ndarray")
     del tree
-    pi = pairs[:, 0].astype(np.intp)
-    pj = pairs[:, 1].astype(np.intp)
+    pi = np.ascontiguousarray(pairs[:, 0], dtype=np.intp)
+    pj = np.ascontiguousarray(pairs[:, 1], dtype=np.intp)
     del pairs
     d_int = _pair_distances_um(xy_r, pi, pj, metric)
-    rows = _classify(d_int, s_edges) + 2  # below -> 1, finite -> 2..m+1, open -> m+2
-    rows[rows == 1] = 0  # below the first break -> internal row 0
+    # internal rows: 0 below the first break, 1 same location, 2..m+1 finite, m+2 open-ended
+    rows = (_classify(d_int, s_edges) + 2).astype(np.int16)
+    rows[rows == 1] = 0
     if same_location:
         rows[d_int == 0] = same_row
     del d_int
@@ -520,8 +522,9 @@ def knox_test(
     if not keep.all():
         pi, pj, rows = pi[keep], pj[keep], rows[keep]
     del keep
-    # sort by (row, i): contiguous row slices, and sequential-ish gathers within a row
-    srt = np.lexsort((pi, rows))
+    # group by row (a stable radix sort on int16); within a row the k-d tree's traversal order
+    # keeps pairs of nearby events together, which keeps the gathers cache-friendly
+    srt = np.argsort(rows, kind="stable")
     pi, pj, rows = pi[srt], pj[srt], rows[srt]
     del srt
     row_bounds = np.searchsorted(rows, np.arange(n_rows + 1), side="left")
@@ -591,6 +594,8 @@ def knox_test(
         ratio_med = np.where(exp_median > 0, observed / exp_median, np.nan)
         z = np.where(exp_sd > 0, (observed - exp_mean) / exp_sd, np.nan)
 
+    for a in (observed, exp_mean, exp_median, exp_sd, ratio, ratio_med, p_value, z):
+        a.flags.writeable = False  # the result is a record: frozen, arrays included
     return KnoxResult(
         n_events=int(n),
         permutations=permutations,
@@ -723,8 +728,11 @@ def _permutation_counts(
     else:
         offset = 0
 
-    # intp throughout: np.take and np.bincount then never make hidden converted copies.
-    units = units.astype(np.intp)
+    # The smallest integer type that holds offset + span: the per-permutation time rows are
+    # gathered at random, so the smaller they are the more of them stay in cache.
+    top = offset + span
+    tdtype = _TIME_DTYPE or (np.int16 if top < 2**15 else np.int32 if top < 2**31 else np.int64)
+    units = units.astype(tdtype)
     blocks: list[tuple[int, int, int]] = []
     for r in range(n_rows - 1):
         a, b = int(row_bounds[r]), int(row_bounds[r + 1])
@@ -749,8 +757,9 @@ def _permutation_counts(
         pc = up.shape[0]
         width = n_bins if mode == "hist" else n_cols
         acc = np.zeros((pc, n_rows, width), dtype=np.int64)
-        buf_a = np.empty(_BLOCK_PAIRS, dtype=np.intp)
-        buf_b = np.empty(_BLOCK_PAIRS, dtype=np.intp)
+        buf_a = np.empty(_BLOCK_PAIRS, dtype=tdtype)
+        buf_b = np.empty(_BLOCK_PAIRS, dtype=tdtype)
+        buf_c = np.empty(_BLOCK_PAIRS, dtype=np.intp) if mode == "lut" else buf_b
         for r, s, e in group:
             ib, jb = pi[s:e], pj[s:e]
             a_, b_ = buf_a[: e - s], buf_b[: e - s]
@@ -763,8 +772,9 @@ def _permutation_counts(
                     acc[kk, r] += np.bincount(a_, minlength=n_bins)
                 elif mode == "lut":
                     np.clip(a_, 0, 2 * offset, out=a_)
-                    np.take(lut, a_, out=b_, mode="wrap")
-                    acc[kk, r] += np.bincount(b_, minlength=n_cols)
+                    c_ = buf_c[: e - s]
+                    np.take(lut, a_, out=c_, mode="wrap")
+                    acc[kk, r] += np.bincount(c_, minlength=n_cols)
                 else:
                     np.abs(a_, out=a_)
                     acc[kk, r] += np.bincount(_classify(a_, edges_u) + 1, minlength=n_cols)
@@ -776,10 +786,10 @@ def _permutation_counts(
         # Permutations are drawn in sequence from one generator, so the result depends on
         # the seed only. Event e (original order) receives the time of event perm[e]; events
         # are stored in k-d tree order, hence the final gather by `order`.
-        up = np.empty((pc, n), dtype=np.intp)
+        up = np.empty((pc, n), dtype=tdtype)
         for kk in range(pc):
             up[kk] = units[rng.permutation(n)][order]
-        return up, (up + offset if offset else up)
+        return up, (up + tdtype(offset) if offset else up)
 
     sizes = [min(_PERM_CHUNK, permutations - s) for s in range(0, permutations, _PERM_CHUNK)]
     out = np.zeros((permutations, n_rows, n_cols), dtype=np.int64)

@@ -28,8 +28,22 @@ from guardian.analysis.risk.prospective import ProspectiveRisk
 from guardian.analysis.risk.sepp import SEPPRisk
 
 __all__ = [
-    "DEFAULT_COVERAGES", "METHODS", "Accuracy", "BacktestResult", "Grid", "GridSurface",
-    "KDERisk", "NaiveRisk", "ProspectiveRisk", "RiskEstimator", "SEPPRisk", "captured",
-    "evaluate_surface", "hit_rate", "make_estimator", "pai", "rolling_origin_backtest",
+    "DEFAULT_COVERAGES",
+    "METHODS",
+    "Accuracy",
+    "BacktestResult",
+    "Grid",
+    "GridSurface",
+    "KDERisk",
+    "NaiveRisk",
+    "ProspectiveRisk",
+    "RiskEstimator",
+    "SEPPRisk",
+    "captured",
+    "evaluate_surface",
+    "hit_rate",
+    "make_estimator",
+    "pai",
+    "rolling_origin_backtest",
     "rolling_windows",
 ]

@@ -66,7 +66,9 @@ def rolling_windows(start, end, window, tz) -> list[tuple[pd.Timestamp, pd.Times
             raise InputError(f"window must be a positive number of days, got {window!r}")
         # whole days step by calendar day (wall clock), so windows keep starting at midnight
         # across daylight-saving changes; fractional days step by elapsed time
-        step = pd.DateOffset(days=int(days)) if float(days).is_integer() else pd.Timedelta(days=days)
+        step = (
+            pd.DateOffset(days=int(days)) if float(days).is_integer() else pd.Timedelta(days=days)
+        )
         c = s
         while c + step <= e:
             out.append((c, c + step))
@@ -113,16 +115,20 @@ class BacktestResult:
         """The method with the highest mean PAI at ``coverage``."""
         s = self.summary[np.isclose(self.summary["coverage"], coverage)]
         if s.empty:
-            raise InputError(f"coverage {coverage} was not evaluated; choose one of "
-                             f"{sorted(self.summary['coverage'].unique())}")
+            raise InputError(
+                f"coverage {coverage} was not evaluated; choose one of "
+                f"{sorted(self.summary['coverage'].unique())}"
+            )
         return str(s.sort_values("mean_pai", ascending=False)["method"].iloc[0])
 
     def summary_for(self, method: str) -> dict:
         """Back-test figures of one method, for printing beside its map."""
         s = self.summary[self.summary["method"] == method]
         if s.empty:
-            raise InputError(f"method {method!r} is not in this back-test; have "
-                             f"{sorted(self.summary['method'].unique())}")
+            raise InputError(
+                f"method {method!r} is not in this back-test; have "
+                f"{sorted(self.summary['method'].unique())}"
+            )
         return {
             "method": method,
             "windows": int(s["windows"].iloc[0]),
@@ -225,15 +231,23 @@ def rolling_origin_backtest(
             _, _, inside = grid.cell_index(x[sel], y[sel])
             counts = grid.counts(x[sel], y[sel])
             acc = evaluate_surface(
-                surface.values, counts, coverages=cov, mask=domain,
+                surface.values,
+                counts,
+                coverages=cov,
+                mask=domain,
                 n_outside=int((~inside).sum()),
             )
             for j, cv in enumerate(acc.coverages):
                 rows.append(
                     {
-                        "method": name, "cutoff": c, "end": e, "coverage": cv,
-                        "n_events": acc.n_events, "hits": acc.hits[j],
-                        "hit_rate": acc.hit_rate[j], "pai": acc.pai[j],
+                        "method": name,
+                        "cutoff": c,
+                        "end": e,
+                        "coverage": cv,
+                        "n_events": acc.n_events,
+                        "hits": acc.hits[j],
+                        "hit_rate": acc.hit_rate[j],
+                        "pai": acc.pai[j],
                         "oracle_hit_rate": acc.oracle_hit_rate[j],
                         "oracle_pai": acc.oracle_pai[j],
                     }

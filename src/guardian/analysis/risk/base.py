@@ -72,7 +72,11 @@ def event_arrays(events: pd.DataFrame) -> dict:
             )
     x = events["x"].to_numpy(dtype=float, na_value=np.nan)
     y = events["y"].to_numpy(dtype=float, na_value=np.nan)
-    tvals = time.dt.tz_convert("UTC").dt.as_unit("ns").array.asi8 if len(time) else np.zeros(0, np.int64)
+    tvals = (
+        time.dt.tz_convert("UTC").dt.as_unit("ns").array.asi8
+        if len(time)
+        else np.zeros(0, np.int64)
+    )
     t_nat = time.isna().to_numpy()
     ok = np.isfinite(x) & np.isfinite(y) & ~t_nat
     precision = "minute"
@@ -139,15 +143,15 @@ class RiskEstimator:
         return type(self)(**params)
 
     def __repr__(self) -> str:
-        params = ", ".join(
-            f"{k}={v!r}" for k, v in self.get_params().items() if k != "grid"
-        )
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if k != "grid")
         return f"{type(self).__name__}({params})"
 
     # -- validation hooks ---------------------------------------------------------------------
     def _validate(self) -> None:
         if self.grid is not None and not isinstance(self.grid, Grid):
-            raise InputError(f"grid must be a guardian Grid or None, got {type(self.grid).__name__}")
+            raise InputError(
+                f"grid must be a guardian Grid or None, got {type(self.grid).__name__}"
+            )
         if not (isinstance(self.cell_m, int | float) and self.cell_m > 0):
             raise InputError(f"cell_m must be a positive number of metres, got {self.cell_m!r}")
 

@@ -31,7 +31,9 @@ DEFAULT_COVERAGES: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
 def _check_coverages(coverages) -> np.ndarray:
     cov = np.atleast_1d(np.asarray(coverages, dtype=float))
     if cov.size == 0 or np.any(~np.isfinite(cov)) or np.any(cov <= 0) or np.any(cov > 1):
-        raise InputError(f"coverages must be fractions in (0, 1], got {list(np.atleast_1d(coverages))}")
+        raise InputError(
+            f"coverages must be fractions in (0, 1], got {list(np.atleast_1d(coverages))}"
+        )
     return cov
 
 

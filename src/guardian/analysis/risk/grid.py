@@ -58,9 +58,7 @@ class Grid:
             raise InputError(f"grid shape must be at least 1 x 1, got ny={self.ny}, nx={self.nx}")
 
     @classmethod
-    def covering(
-        cls, x, y, *, cell_m: float = 150.0, pad_cells: int = 0, crs: str = ""
-    ) -> Grid:
+    def covering(cls, x, y, *, cell_m: float = 150.0, pad_cells: int = 0, crs: str = "") -> Grid:
         """The smallest snapped grid covering the points ``(x, y)`` (metres), plus a margin.
 
         The origin is ``floor(min / cell_m) * cell_m`` so grids built from different periods
@@ -105,8 +103,12 @@ class Grid:
             col = np.floor((x - self.x0) / self.cell_m)
             row = np.floor((y - self.y0) / self.cell_m)
         inside = (
-            np.isfinite(col) & np.isfinite(row)
-            & (col >= 0) & (col < self.nx) & (row >= 0) & (row < self.ny)
+            np.isfinite(col)
+            & np.isfinite(row)
+            & (col >= 0)
+            & (col < self.nx)
+            & (row >= 0)
+            & (row < self.ny)
         )
         col = np.where(inside, col, 0).astype(np.int64)
         row = np.where(inside, row, 0).astype(np.int64)
@@ -153,8 +155,12 @@ class Grid:
 
     def to_dict(self) -> dict:
         return {
-            "x0": self.x0, "y0": self.y0, "cell_m": self.cell_m,
-            "nx": self.nx, "ny": self.ny, "crs": self.crs,
+            "x0": self.x0,
+            "y0": self.y0,
+            "cell_m": self.cell_m,
+            "nx": self.nx,
+            "ny": self.ny,
+            "crs": self.crs,
         }
 
 
@@ -212,8 +218,11 @@ class GridSurface:
         rows, cols = np.indices(self.grid.shape)
         return pd.DataFrame(
             {
-                "row": rows.ravel(), "col": cols.ravel(),
-                "x": cx.ravel(), "y": cy.ravel(), "value": self.values.ravel(),
+                "row": rows.ravel(),
+                "col": cols.ravel(),
+                "x": cx.ravel(),
+                "y": cy.ravel(),
+                "value": self.values.ravel(),
             }
         )
 

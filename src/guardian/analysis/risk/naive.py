@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from guardian.analysis.risk.base import RiskEstimator
+from guardian.analysis.risk.base import RiskEstimator, check_positive
 
 
 class NaiveRisk(RiskEstimator):
@@ -17,6 +17,9 @@ class NaiveRisk(RiskEstimator):
 
     Parameters
     ----------
+    lookback_days : float or None, default None
+        Count events in the last ``lookback_days`` before the cut-off; ``None`` (the baseline)
+        uses the length of the prediction window ("last week's counts" for a weekly window).
     grid : Grid or None
         Grid to predict on (see :class:`~guardian.analysis.risk.base.RiskEstimator`).
     cell_m : float
@@ -40,14 +43,21 @@ class NaiveRisk(RiskEstimator):
 
     method = "naive"
 
-    def __init__(self, *, grid=None, cell_m: float = 150.0) -> None:
+    def __init__(
+        self, *, lookback_days: float | None = None, grid=None, cell_m: float = 150.0
+    ) -> None:
         super().__init__(grid=grid, cell_m=cell_m)
+        self.lookback_days = lookback_days
+
+    def _validate(self) -> None:
+        super()._validate()
+        check_positive("lookback_days", self.lookback_days, allow_none=True)
 
     def _fit(self, x, y, t, cutoff_d) -> None:
         self._x, self._y, self._t = x, y, t
         self._cutoff_d = cutoff_d
 
     def _predict(self, start_d: float, end_d: float) -> np.ndarray:
-        length = end_d - start_d
+        length = end_d - start_d if self.lookback_days is None else float(self.lookback_days)
         sel = self._t >= self._cutoff_d - length
         return self.grid_.counts(self._x[sel], self._y[sel])

@@ -20,8 +20,9 @@ def backtest_caption(summary: dict) -> str:
         )
     parts = [
         f"{100 * c:g}% area: hit rate {100 * h:.1f}%, PAI {p:.2f}"
-        for c, h, p in zip(summary["coverage"], summary["mean_hit_rate"], summary["mean_pai"],
-                           strict=True)
+        for c, h, p in zip(
+            summary["coverage"], summary["mean_hit_rate"], summary["mean_pai"], strict=True
+        )
     ]
     when = ""
     if summary.get("first_cutoff") and summary.get("last_cutoff"):
@@ -35,8 +36,15 @@ def backtest_caption(summary: dict) -> str:
     return head + "\n" + "; ".join(parts)
 
 
-def render_risk_map(surface: GridSurface, backtest_summary: dict | None, path=None, *,
-                    mask=None, coverage: float = 0.05, title: str | None = None):
+def render_risk_map(
+    surface: GridSurface,
+    backtest_summary: dict | None,
+    path=None,
+    *,
+    mask=None,
+    coverage: float = 0.05,
+    title: str | None = None,
+):
     """Draw a risk surface with its back-test figures printed on the figure.
 
     Parameters
@@ -74,34 +82,56 @@ def render_risk_map(surface: GridSurface, backtest_summary: dict | None, path=No
 
     g = surface.grid
     fig = Figure(figsize=(8, 8.6), dpi=120)
-    ax = fig.add_axes([0.06, 0.16, 0.8, 0.76])
+    ax = fig.add_axes([0.12, 0.16, 0.72, 0.76])
     v = np.asarray(surface.values, float)
     m = np.ones(v.shape, bool) if mask is None else np.asarray(mask, bool)
     if m.shape != v.shape:
         raise InputError(f"mask shape {m.shape} differs from the surface shape {v.shape}")
     shown = np.ma.masked_where(~m | (v <= 0), v)
     extent = (g.x0, g.x0 + g.nx * g.cell_m, g.y0, g.y0 + g.ny * g.cell_m)
-    im = ax.imshow(shown, origin="lower", extent=extent, cmap="inferno_r", interpolation="nearest")
+    pos = v[m & (v > 0)]
+    vmax = float(np.quantile(pos, 0.995)) if pos.size else None  # a few extreme cells
+    im = ax.imshow(
+        shown,
+        origin="lower",
+        extent=extent,
+        cmap="inferno_r",
+        interpolation="nearest",
+        vmin=0.0,
+        vmax=vmax,
+    )
     # outline the top `coverage` share of study-area cells (what the back-test scored)
     inside = v[m]
     if inside.size:
         thr = np.quantile(inside, 1.0 - coverage)
         if thr > 0:
-            ax.contour((v >= thr) & m, levels=[0.5], colors="tab:blue", linewidths=0.6,
-                       origin="lower", extent=extent)
+            ax.contour(
+                (v >= thr) & m,
+                levels=[0.5],
+                colors="tab:blue",
+                linewidths=0.6,
+                origin="lower",
+                extent=extent,
+            )
     ax.set_xlabel(f"x (m, {g.crs or 'projected'})")
     ax.set_ylabel("y (m)")
     ax.set_aspect("equal")
     cax = fig.add_axes([0.88, 0.16, 0.025, 0.76])
-    fig.colorbar(im, cax=cax, label="risk score")
+    fig.colorbar(im, cax=cax, label="risk score (capped at the 99.5th percentile)", extend="max")
     ax.set_title(
         title
         or f"{surface.method} risk, {surface.start.date()} to {surface.end.date()} "
         f"({g.cell_m:g} m cells)",
         fontsize=10,
     )
-    fig.text(0.06, 0.02, caption + f"\nOutlined: top {100 * coverage:g}% of the study area.",
-             fontsize=7.5, va="bottom", wrap=True)
+    fig.text(
+        0.06,
+        0.02,
+        caption + f"\nOutlined: top {100 * coverage:g}% of the study area.",
+        fontsize=7.5,
+        va="bottom",
+        wrap=True,
+    )
     if path is not None:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ per event and 1/ω their mean delay in days.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from guardian.analysis.risk.base import (
@@ -55,14 +56,22 @@ def background_pairs(x, y, *, bandwidth_m: float, reach: float = 4.0):
     return np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([k, k])
 
 
+def background_matrix(x, y, *, bandwidth_m: float, reach: float = 4.0) -> sp.csr_matrix:
+    """Sparse symmetric matrix of Gaussian kernel values K_h(s_i - s_j), i != j, within ``reach``
+    bandwidths (per m²); the background density at the events is ``K @ q / T``."""
+    a, b, k = background_pairs(x, y, bandwidth_m=bandwidth_m, reach=reach)
+    return sp.csr_matrix((k, (b, a)), shape=(x.size, x.size))
+
+
 def em_step(
     *,
     n: int,
     span_days: float,
-    bg_a,
-    bg_b,
-    bg_k,
-    bg_self: float,
+    bg_a=None,
+    bg_b=None,
+    bg_k=None,
+    bg_self: float = 0.0,
+    bg_matrix=None,
     q,
     par,
     chi,
@@ -76,10 +85,14 @@ def em_step(
 
     ``q[j]`` is the probability that event j is background, ``p[k]`` that pair k's child was
     triggered by its parent. ``bg_self`` weights the event's own kernel in its background
-    density (0 = leave-one-out).
+    density (0 = leave-one-out). The background kernel is given either as pairs
+    (``bg_a``, ``bg_b``, ``bg_k``) or as the sparse matrix of :func:`background_matrix`.
     """
     # background density at each event: Σ_i q_i K_h(s_j - s_i) / T  (leave-one-out)
-    mu = np.bincount(bg_b, weights=q[bg_a] * bg_k, minlength=n) + bg_self * q
+    if bg_matrix is not None:
+        mu = bg_matrix @ q + bg_self * q
+    else:
+        mu = np.bincount(bg_b, weights=q[bg_a] * bg_k, minlength=n) + bg_self * q
     mu /= span_days
     g = theta * omega * np.exp(-omega * dt) * np.exp(-d2 / (2 * sigma**2)) / (2 * np.pi * sigma**2)
     lam = mu + np.bincount(chi, weights=g, minlength=n)
@@ -181,8 +194,14 @@ class SEPPRisk(RiskEstimator):
 
     def _validate(self) -> None:
         super()._validate()
-        for name in ("background_bandwidth_m", "max_distance_m", "max_days", "lookback_days",
-                     "tol", "min_sigma_m"):
+        for name in (
+            "background_bandwidth_m",
+            "max_distance_m",
+            "max_days",
+            "lookback_days",
+            "tol",
+            "min_sigma_m",
+        ):
             check_positive(name, getattr(self, name))
         if not (isinstance(self.max_iter, int | np.integer) and self.max_iter >= 1):
             raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
@@ -212,15 +231,25 @@ class SEPPRisk(RiskEstimator):
         par, chi, dt, d2 = trigger_pairs(
             x, y, t, max_distance_m=float(self.max_distance_m), max_days=float(self.max_days)
         )
-        bg_a, bg_b, bg_k = background_pairs(x, y, bandwidth_m=float(self.background_bandwidth_m))
+        bg = background_matrix(x, y, bandwidth_m=float(self.background_bandwidth_m))
         theta, omega, sigma = 0.2, 0.1, 100.0
         q = np.ones(n)
         p = np.zeros(par.size)
         it = 0
         for it in range(1, int(self.max_iter) + 1):  # noqa: B007
             q, p, theta_n, omega_n, s2 = em_step(
-                n=n, span_days=span, bg_a=bg_a, bg_b=bg_b, bg_k=bg_k, bg_self=0.0, q=q,
-                par=par, chi=chi, dt=dt, d2=d2, theta=theta, omega=omega, sigma=sigma,
+                n=n,
+                span_days=span,
+                bg_matrix=bg,
+                bg_self=0.0,
+                q=q,
+                par=par,
+                chi=chi,
+                dt=dt,
+                d2=d2,
+                theta=theta,
+                omega=omega,
+                sigma=sigma,
             )
             sigma_n = max(float(np.sqrt(s2)), float(self.min_sigma_m))
             change = max(
@@ -240,9 +269,9 @@ class SEPPRisk(RiskEstimator):
         self.seed_ = self.random_state
         self._x, self._y, self._t, self._q = x, y, t, q
         # background expected events per cell per day (exact cell integrals of the kernels)
-        self._bg_per_day = separable_sum(
-            self.grid_, x, y, q, float(self.background_bandwidth_m)
-        ) / span
+        self._bg_per_day = (
+            separable_sum(self.grid_, x, y, q, float(self.background_bandwidth_m)) / span
+        )
 
     def _predict(self, start_d: float, end_d: float) -> np.ndarray:
         out = self._bg_per_day * (end_d - start_d)

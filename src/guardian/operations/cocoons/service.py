@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -252,7 +253,7 @@ def _coarsest(precisions: Sequence[str]) -> str:
     return max(ps, key=_PRECISION_ORDER.__getitem__)
 
 
-def _ref(text: str) -> tuple[str, int]:
+def parse_ref(text: str) -> tuple[str, int]:
     m = _REF.match(str(text))
     if not m:
         raise InputError(f"{text!r} is not a cocoon or visit reference; write C-12 for cocoon 12 "
@@ -307,6 +308,11 @@ def _dataset(conn: Connection, name: str):
         raise InputError(f"dataset {name!r} has coordinates in {row.crs} (degrees); cocoon "
                          "radii are metres, so the data must be projected")
     return row
+
+
+def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+    """DataFrame from SQLAlchemy rows (as plain tuples: building from Row objects is slow)."""
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
 
 
 def _to_utc_naive(local: pd.Series | pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
@@ -504,7 +510,7 @@ def known_places(bind: Engine | Connection, *, dataset: str) -> pd.DataFrame:
             .where(Event.dataset_id == ds.id, Event.x.is_not(None), Event.y.is_not(None))
             .distinct()
         ).all()
-    frame = pd.DataFrame(rows, columns=["x", "y", "location"])
+    frame = _frame(rows, columns=["x", "y", "location"])
     if frame.empty:
         return pd.DataFrame({"x": pd.Series(dtype=float), "y": pd.Series(dtype=float),
                              "place": pd.Series(dtype=str)})
@@ -574,17 +580,16 @@ def places_in_zone(members: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
     my = members["y"].to_numpy(float)
     mr = members["radius_m"].to_numpy(float)
     tree = cKDTree(np.column_stack([px, py]))
-    cand = sorted(set().union(*[tree.query_ball_point([x, y], r) for x, y, r in
-                                zip(mx, my, mr, strict=True)]))
+    # Each member's own ball gives exactly the places inside its disc; their union is the zone.
+    hits = tree.query_ball_point(np.column_stack([mx, my]), mr)
+    cand = sorted(set(itertools.chain.from_iterable(hits)))
     if not cand:
         return pd.DataFrame({c: [] for c in cols})
-    idx = np.asarray(cand)
-    d = np.hypot(px[idx, None] - mx[None, :], py[idx, None] - my[None, :])
-    inside = (d <= mr[None, :]).any(axis=1)
-    idx, d = idx[inside], d[inside]
-    nearest = d.argmin(axis=1)
+    idx = np.asarray(cand, dtype=np.int64)
+    dist, nearest = cKDTree(np.column_stack([mx, my])).query(np.column_stack([px[idx], py[idx]]))
+    nearest = np.asarray(nearest, dtype=np.int64)
     out = pd.DataFrame({"x": px[idx], "y": py[idx], "place": places["place"].to_numpy()[idx],
-                        "distance_m": d[np.arange(len(idx)), nearest], "nearest": nearest})
+                        "distance_m": np.asarray(dist, dtype=float), "nearest": nearest})
     return out.sort_values(["distance_m", "place", "x", "y"], kind="stable").reset_index(drop=True)
 
 
@@ -602,16 +607,82 @@ def _burglaries(conn: Connection, ds, start_month: str | None, end_month: str | 
     if end_month:
         q = q.where(Event.month <= end_month)
     rows = conn.execute(q).all()
-    frame = pd.DataFrame(rows, columns=["event_key", "month", "local", "precision", "dwelling",
+    frame = _frame(rows, columns=["event_key", "month", "local", "precision", "dwelling",
                                         "x", "y", "lon", "lat", "location"])
     frame["dwelling"] = frame["dwelling"].map(
-        {True: True, False: False, 1: True, 0: False}).astype("boolean")
+        {True: True, False: False}).astype("boolean")
     frame["local"] = pd.to_datetime(frame["local"])
     frame["utc"] = _to_utc_naive(frame["local"], ds.timezone)
     for c in ("x", "y", "lon", "lat"):
         frame[c] = pd.to_numeric(frame[c]).astype(float)
     frame["location"] = frame["location"].fillna("").astype(str)
     return frame
+
+
+def link_burglaries(
+    t_days: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    radius_m: np.ndarray | float,
+    window_days: np.ndarray | float,
+    *,
+    is_new: np.ndarray | None = None,
+    group: np.ndarray | None = None,
+) -> np.ndarray:
+    """Cocoon labels under the merge rule (pure: arrays in, labels out).
+
+    Two burglaries are linked when their discs overlap (distance ``<= r_i + r_j``) and the
+    earlier one is live at the later one's time (``|t_i - t_j| < w`` of the earlier); a cocoon
+    is a connected component of the links. Found with a k-d tree (pairs within ``2 max(r)``)
+    and sparse connected components, never a full distance matrix.
+
+    Parameters
+    ----------
+    t_days : ndarray of float, shape (n,)
+        Report times in days (calendar days on local wall-clock time).
+    x, y : ndarray of float, shape (n,)
+        Projected coordinates, metres.
+    radius_m, window_days : float or ndarray, shape (n,)
+        Each burglary's radius (metres) and risk window (days).
+    is_new : ndarray of bool, optional
+        Only links involving at least one new burglary are looked for (the others are already
+        grouped: see ``group``). Default: all are new.
+    group : ndarray of int, optional
+        Existing cocoon id of each burglary (-1 for none): burglaries of one existing cocoon
+        are one group already.
+
+    Returns
+    -------
+    ndarray of int, shape (n,)
+        Component label of each burglary.
+    """
+    n = len(t_days)
+    t = np.asarray(t_days, dtype=float)
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray(y, dtype=float)
+    rs = np.broadcast_to(np.asarray(radius_m, dtype=float), (n,))
+    ws = np.broadcast_to(np.asarray(window_days, dtype=float), (n,))
+    new = np.ones(n, dtype=bool) if is_new is None else np.asarray(is_new, dtype=bool)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    pairs = cKDTree(np.column_stack([xs, ys])).query_pairs(2.0 * float(rs.max()),
+                                                            output_type="ndarray")
+    if len(pairs):
+        i, j = pairs[:, 0], pairs[:, 1]
+        d = np.hypot(xs[i] - xs[j], ys[i] - ys[j])
+        w_early = np.where(t[i] <= t[j], ws[i], ws[j])
+        keep = (d <= rs[i] + rs[j]) & (np.abs(t[i] - t[j]) < w_early) & (new[i] | new[j])
+        i, j = i[keep], j[keep]
+    else:
+        i = j = np.empty(0, dtype=np.int64)
+    if group is not None:
+        g = pd.Series(np.asarray(group, dtype=np.int64))
+        has = g.to_numpy() >= 0
+        first = g[has].groupby(g[has]).transform(lambda s: s.index[0])
+        i = np.concatenate([i, first.index.to_numpy()])
+        j = np.concatenate([j, first.to_numpy()])
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
 def _near_repeats(t: np.ndarray, x: np.ndarray, y: np.ndarray, r: np.ndarray,
@@ -623,14 +694,23 @@ def _near_repeats(t: np.ndarray, x: np.ndarray, y: np.ndarray, r: np.ndarray,
     """
     n = len(t)
     out = np.full(n, -1, dtype=np.int64)
-    for j in range(n):
-        gap = t[j] - t
-        d = np.hypot(x - x[j], y - y[j])
-        ok = (gap > 0) & (gap < w) & (d <= r)
-        if ok.any():
-            cand = np.flatnonzero(ok)
-            order = np.lexsort((cand, d[cand], -t[cand]))
-            out[j] = cand[order[0]]
+    if n < 2:
+        return out
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(float(np.max(r)), output_type="ndarray")
+    if not len(pairs):
+        return out
+    i = np.concatenate([pairs[:, 0], pairs[:, 1]])  # both directions: i earlier, j later
+    j = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    gap = t[j] - t[i]
+    d = np.hypot(x[i] - x[j], y[i] - y[j])
+    ok = (gap > 0) & (gap < w[i]) & (d <= r[i])
+    i, j, d = i[ok], j[ok], d[ok]
+    if not len(i):
+        return out
+    order = np.lexsort((i, d, -t[i], j))  # per j: most recent i, then nearest, then lowest
+    i, j = i[order], j[order]
+    first = np.r_[True, j[1:] != j[:-1]]
+    out[j[first]] = i[first]
     return out
 
 
@@ -651,7 +731,7 @@ def _refresh_cocoons(conn: Connection, ds, cocoon_ids: Sequence[int]) -> dict[in
         rows += conn.execute(select(
             m.id, m.cocoon_id, m.reported_local, m.reported_at, m.time_precision, m.x, m.y,
             m.radius_m, m.window_days, m.near_repeat_of_id).where(m.cocoon_id.in_(chunk))).all()
-    frame = pd.DataFrame(rows, columns=["id", "cocoon_id", "local", "utc", "precision", "x", "y",
+    frame = _frame(rows, columns=["id", "cocoon_id", "local", "utc", "precision", "x", "y",
                                         "r", "w", "nr"])
     nr_updates, agg_updates, counts = [], [], {}
     for cid, g in frame.groupby("cocoon_id", sort=True):
@@ -777,7 +857,7 @@ def open_cocoons(
                                        m.window_days).where(
             m.dataset_id == ds.id, m.reported_local >= lo.to_pydatetime(),
             m.reported_local <= hi.to_pydatetime())).all()
-        old = pd.DataFrame(old_rows, columns=["id", "cocoon_id", "local", "x", "y", "r", "w"])
+        old = _frame(old_rows, columns=["id", "cocoon_id", "local", "x", "y", "r", "w"])
 
         n_old, n_new = len(old), len(new)
         t = np.concatenate([_days(old["local"]) if n_old else np.empty(0), _days(new["local"])])
@@ -787,28 +867,9 @@ def open_cocoons(
         ws = np.concatenate([old["w"].to_numpy(float), np.full(n_new, p.window_days)])
         is_new = np.arange(n_old + n_new) >= n_old
 
-        tree = cKDTree(np.column_stack([xs, ys]))
-        pairs = tree.query_pairs(2.0 * float(rs.max()), output_type="ndarray")
-        if len(pairs):
-            i, j = pairs[:, 0], pairs[:, 1]
-            d = np.hypot(xs[i] - xs[j], ys[i] - ys[j])
-            w_early = np.where(t[i] <= t[j], ws[i], ws[j])
-            keep = (d <= rs[i] + rs[j]) & (np.abs(t[i] - t[j]) < w_early) & (is_new[i] | is_new[j])
-            i, j = i[keep], j[keep]
-        else:
-            i = j = np.empty(0, dtype=np.int64)
-        # Existing members of one cocoon are already one group.
-        if n_old:
-            first_of = old.groupby("cocoon_id").cumcount().to_numpy() > 0
-            anchor = old.groupby("cocoon_id")["cocoon_id"].transform(
-                lambda s: s.index[0]).to_numpy()
-            i = np.concatenate([i, np.flatnonzero(first_of)])
-            j = np.concatenate([j, anchor[first_of]])
-        n = n_old + n_new
-        graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
-        _, label = connected_components(graph, directed=False)
-
         old_cocoon = np.concatenate([old["cocoon_id"].to_numpy(np.int64), np.full(n_new, -1)])
+        label = link_burglaries(t, xs, ys, rs, ws, is_new=is_new, group=old_cocoon)
+
         comps = pd.DataFrame({"label": label, "cocoon": old_cocoon, "new": is_new})
         new_labels = np.unique(label[is_new])
         target_of: dict[int, int] = {}
@@ -941,6 +1002,16 @@ def _plan_visits(conn: Connection, new: pd.DataFrame, member_ids: Sequence[int],
 # --------------------------------------------------------------------------------------------
 
 
+def _span(members: pd.DataFrame, tz: str) -> tuple[datetime, datetime]:
+    """(opened_at, ends_at) in naive UTC from member rows (``reported_at``, ``reported_local``,
+    ``window_days``): first report, and the latest report + window in calendar days."""
+    local_end = pd.to_datetime(members["reported_local"]) + pd.to_timedelta(
+        members["window_days"].to_numpy(float), unit="D")
+    ends = _to_utc_naive(local_end, tz).max()
+    return (pd.Timestamp(members["reported_at"].min()).to_pydatetime(),
+            pd.Timestamp(ends).to_pydatetime())
+
+
 def _status(state: str, ends_at: datetime, visits_done: int, as_of: datetime) -> str:
     if state == "merged":
         return "merged"
@@ -970,7 +1041,7 @@ def _members_frame(conn: Connection, cocoon_ids: Sequence[int], as_of: datetime)
             m.id, m.cocoon_id, m.event_key, m.month, m.reported_local, m.reported_at,
             m.time_precision, m.x, m.y, m.lon, m.lat, m.location, m.radius_m, m.window_days,
             m.near_repeat_of_id).where(m.cocoon_id.in_(chunk), m.reported_at <= as_of)).all()
-    return pd.DataFrame(rows, columns=[
+    return _frame(rows, columns=[
         "id", "cocoon_id", "event_key", "month", "reported_local", "reported_at", "precision",
         "x", "y", "lon", "lat", "location", "radius_m", "window_days", "near_repeat_of_id"])
 
@@ -1062,10 +1133,14 @@ def list_cocoons(
     for r in rows:
         c = counts.get(r.id, {"planned": 0, "done": 0, "overdue": 0, "pending": 0,
                               "next_due": None})
-        status = _status(r.state, r.ends_at, c["done"], as_of_u)
+        mem = by_cocoon.get(r.id)
+        opened_at, ends_at = r.opened_at, r.ends_at
+        if mem is not None and len(mem):
+            # As of an earlier time, only the members reported by then count.
+            opened_at, ends_at = _span(mem, r.timezone)
+        status = _status(r.state, ends_at, c["done"], as_of_u)
         if statuses is not None and status not in statuses:
             continue
-        mem = by_cocoon.get(r.id)
         if status == "merged" or mem is None or mem.empty:
             n_mem = n_near = 0
             cx = cy = lon = lat = None
@@ -1080,10 +1155,11 @@ def list_cocoons(
             why = _why(r, mem, n_near)
         out.append({
             "ref": cocoon_ref(r.id), "id": r.id, "dataset": r.dataset, "status": status,
-            "owner": r.owner, "opened_at": _iso(r.opened_at), "first_due_at": _iso(r.first_due_at),
+            "owner": r.owner, "opened_at": _iso(opened_at),
+            "first_due_at": _iso(opened_at + timedelta(hours=float(r.visit_hours))),
             "next_due_at": _iso(pd.Timestamp(c["next_due"]).to_pydatetime())
             if c["next_due"] is not None else None,
-            "ends_at": _iso(r.ends_at), "merged_into": cocoon_ref(r.merged_into_id)
+            "ends_at": _iso(ends_at), "merged_into": cocoon_ref(r.merged_into_id)
             if r.merged_into_id else None,
             "centre_x": cx, "centre_y": cy, "lon": lon, "lat": lat,
             "radius_m": r.radius_m, "window_days": r.window_days, "visit_hours": r.visit_hours,
@@ -1107,8 +1183,8 @@ def get_cocoon(bind: Engine | Connection, *, ref: str | int, as_of: datetime) ->
         place, x, y, distance_m, due_at, outcome, visited_at, visited_by, state).
     """
     as_of_u = _utc(as_of)
-    cid = ref if isinstance(ref, int) else _ref(ref)[1]
-    if isinstance(ref, str) and _ref(ref)[0] != "C":
+    cid = ref if isinstance(ref, int) else parse_ref(ref)[1]
+    if isinstance(ref, str) and parse_ref(ref)[0] != "C":
         raise InputError(f"{ref!r} is a visit; give a cocoon reference such as C-12")
     with _begin(bind) as conn:
         row = _resolve_cocoon(conn, cid)
@@ -1163,7 +1239,7 @@ def cocoon_places(bind: Engine | Connection, *, ref: str | int, as_of: datetime,
         metres).
     """
     as_of_u = _utc(as_of)
-    cid = ref if isinstance(ref, int) else _ref(ref)[1]
+    cid = ref if isinstance(ref, int) else parse_ref(ref)[1]
     with _begin(bind) as conn:
         row = _resolve_cocoon(conn, cid)
         ds_name = conn.execute(select(Dataset.name).where(Dataset.id == row.dataset_id)).scalar()
@@ -1214,7 +1290,7 @@ def record_visit(
     InputError
         Bad outcome, reference, assignee, or ``at`` before the burglary was reported.
     """
-    kind, num = _ref(ref)
+    kind, num = parse_ref(ref)
     outcome = _check_outcome(outcome)
     at_u = _utc(at, "at")
     by = _check_assignee(by, "by")
@@ -1263,7 +1339,7 @@ def assign_cocoon(bind: Engine | Connection, *, ref: str, owner: str) -> dict[st
     dict
         ``ref, owner, previous_owner``.
     """
-    kind, num = _ref(ref)
+    kind, num = parse_ref(ref)
     if kind != "C":
         raise InputError(f"{ref!r} is a visit; owners are set on cocoons (C-<id>)")
     owner = _check_assignee(owner, "owner")
@@ -1286,11 +1362,15 @@ def overdue_visits(
     as_of: datetime,
     dataset: str | None = None,
     include_expired: bool = False,
+    limit: int | None = None,
+    count_only: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Visits that missed their deadline and still have no outcome at ``as_of``.
 
     By default only visits of live cocoons (those one can still act on); with
-    ``include_expired`` also those of expired cocoons (missed for good).
+    ``include_expired`` also those of expired cocoons (missed for good). ``limit`` returns only
+    the first (oldest) ones; pass a list as ``count_only`` to have the full count appended
+    to it.
 
     Returns
     -------
@@ -1303,7 +1383,7 @@ def overdue_visits(
     with _begin(bind) as conn:
         q = (select(v.__table__, Cocoon.owner, Cocoon.ends_at, Cocoon.time_precision,
                     m.reported_at.label("reported_at"), m.time_precision.label("precision"),
-                    Dataset.name.label("dataset"))
+                    Dataset.name.label("dataset"), Dataset.timezone)
              .join(Cocoon, Cocoon.id == v.cocoon_id)
              .join(m, m.id == v.member_id)
              .join(Dataset, Dataset.id == Cocoon.dataset_id)
@@ -1315,14 +1395,29 @@ def overdue_visits(
         if dataset is not None:
             q = q.where(Dataset.name == _dataset(conn, dataset).name)
         rows = conn.execute(q).all()
-    out = []
+        # End of each cocoon as of ``as_of`` (members reported later do not extend it yet).
+        tz_of = {r.cocoon_id: r.timezone for r in rows}
+        members = _members_frame(conn, list(tz_of), as_of_u)
+    ends = {int(cid): _span(g, tz_of[cid])[1] for cid, g in members.groupby("cocoon_id")} \
+        if len(members) else {}
+    kept = []
     for r in rows:
+        end = ends.get(r.cocoon_id, r.ends_at)
+        if include_expired or as_of_u < end:
+            kept.append((r, end))
+    if count_only is not None:
+        count_only.append(len(kept))
+        kept = kept[:limit]
+    elif limit is not None:
+        kept = kept[:limit]
+    out = []
+    for r, end in kept:
         d = _visit_dict(r, as_of_u)
         d.update({
             "dataset": r.dataset, "owner": r.owner,
             "hours_overdue": round((as_of_u - r.due_at).total_seconds() / 3600.0, 1),
             "burglary_reported_at": _iso(r.reported_at),
-            "cocoon_status": "expired" if as_of_u >= r.ends_at else "live",
+            "cocoon_status": "expired" if as_of_u >= end else "live",
             "timing": TIMING[r.precision],
         })
         out.append(d)
@@ -1378,7 +1473,7 @@ def delivery_figures(
         rows = conn.execute(q).all()
         hours = sorted({float(h) for h in conn.execute(
             select(Cocoon.visit_hours).where(Cocoon.dataset_id == ds.id).distinct()).scalars()})
-    f = pd.DataFrame(rows, columns=["member", "reported_at", "precision", "due_at", "outcome",
+    f = _frame(rows, columns=["member", "reported_at", "precision", "due_at", "outcome",
                                     "visited_at"])
     f["visited_at"] = pd.to_datetime(f["visited_at"])
     f["due_at"] = pd.to_datetime(f["due_at"])
@@ -1479,7 +1574,9 @@ def cocoon_section_data(engine: Engine | Connection, *, dataset: str, as_of: dat
     with _begin(engine) as conn:
         ds = _dataset(conn, dataset)
         live = list_cocoons(conn, as_of=as_of, dataset=ds.name, statuses=LIVE_STATUSES)
-        over = overdue_visits(conn, as_of=as_of, dataset=ds.name)
+        n_over: list[int] = []
+        over = overdue_visits(conn, as_of=as_of, dataset=ds.name, limit=overdue_limit,
+                              count_only=n_over)
         delivery = delivery_figures(conn, dataset=ds.name, as_of=as_of)
         params = conn.execute(select(Cocoon.radius_m, Cocoon.window_days, Cocoon.visit_hours,
                                      Cocoon.params_source).where(Cocoon.dataset_id == ds.id)
@@ -1527,6 +1624,6 @@ def cocoon_section_data(engine: Engine | Connection, *, dataset: str, as_of: dat
         "parameters": [{"radius_m": r, "window_days": w, "visit_hours": h, "source": s}
                        for r, w, h, s in params],
         "cocoons": cocoons,
-        "overdue": over[:overdue_limit], "overdue_count": len(over),
+        "overdue": over, "overdue_count": n_over[0],
         "delivery": delivery, "caveats": caveats,
     }

@@ -8,6 +8,8 @@ spots, cocoons, forecasts) write ``briefing/<name>.py`` with a ``SECTION`` and a
 
 from __future__ import annotations
 
+import hashlib
+
 from guardian.reports.briefing import (
     categories,
     comparison,
@@ -43,6 +45,17 @@ def build_briefing(ctx, sections: list[Section] | None = None) -> dict:
     """
     sections = SECTIONS if sections is None else sections
     data = {s.key: s.build(ctx) for s in sections}
+    by_ds: dict[str, list[dict]] = {}
+    for src in ctx.sources:
+        by_ds.setdefault(src.get("dataset") or ctx.force, []).append(src)
+    source_sets = []
+    for ds, files in by_ds.items():
+        months = sorted(f["month"] for f in files if f.get("month"))
+        joined = "\n".join(sorted(f["sha256"] for f in files)).encode()
+        source_sets.append({"dataset": ds, "files": len(files),
+                            "first_month": months[0] if months else None,
+                            "last_month": months[-1] if months else None,
+                            "sha256": hashlib.sha256(joined).hexdigest()})
     meta = {
         "force": ctx.force,
         "force_short": ctx.force_short,
@@ -54,6 +67,7 @@ def build_briefing(ctx, sections: list[Section] | None = None) -> dict:
         "population_vintage": ctx.population_vintage,
         "loaded_months": {k: list(v) for k, v in ctx.loaded_months.items()},
         "sources": list(ctx.sources),
+        "source_sets": source_sets,
         "comparison_group": ctx.group.to_dict() if ctx.group else None,
     }
     return clean({"meta": meta, "order": [s.key for s in sections],

@@ -46,8 +46,13 @@ def group_ranks(ctx) -> dict:
         gr = perf.rank_in_group(vals, ctx.force_short, measure=measure)
         d = gr.to_dict()
         if not gr.available:
+            own = rows[0]
             missing = [m for m in ctx.group.members if m not in ctx.group_datasets]
-            d["reason"] = gr.reason + (f" (not in the store: {', '.join(missing)})" if missing else "")
+            if own[measure] is None and own.get("note"):
+                d["reason"] = f"{ctx.force_short} has no value: {own['note']}"
+            else:
+                d["reason"] = gr.reason + (f" (not in the store: {', '.join(missing)})"
+                                           if missing else "")
         out[measure] = d
     return out
 

@@ -25,8 +25,12 @@ def build(ctx) -> dict:
     for ds in ctx.datasets:
         months = ctx.loaded_months.get(ds, [])
         q = ctx.quality.get(ds, {})
-        ev = ctx.events[ctx.events["dataset"] == ds]
-        ev_m = ev[ev["month"] == ctx.month]
+        counts = ctx.picture.counts
+        month_rows = int(counts.loc[(counts["dataset"] == ds) & (counts["month"] == ctx.month),
+                                    "count"].sum())
+        own = ds == ctx.force  # district-level detail is held for the force, not its peers
+        dc = ctx.picture.district_counts
+        dc = dc[dc["month"] == ctx.month]
         res = ctx.picture.anomalies.get(ds)
         s = ctx.picture.series.get(ds)
         anomalies = []
@@ -43,12 +47,13 @@ def build(ctx) -> dict:
             "first_month": months[0] if months else None,
             "last_month": months[-1] if months else None,
             "gaps": _gaps(months),
-            "rows": q.get("rows", int(len(ev))),
+            "rows": q.get("rows", int(counts.loc[counts["dataset"] == ds, "count"].sum())),
             "quarantined": q.get("quarantined"),
             "duplicates": q.get("duplicates"),
-            "month_rows": int(len(ev_m)),
-            "month_no_location": int(ev_m["x"].isna().sum()),
-            "month_outside_force_area": int((ev_m["district"] == "Outside force area").sum()),
+            "month_rows": month_rows,
+            "month_no_location": int(dc.loc[dc["district"] == "", "count"].sum()) if own else None,
+            "month_outside_force_area": (int(dc.loc[dc["district"] == "Outside force area",
+                                                    "count"].sum()) if own else None),
             "anomalies": anomalies,
             "not_assessed": list(res.not_assessed) if res else [],
         })

@@ -1,0 +1,691 @@
+"""Cocoons: merging, expiry, near repeats, overdue, idempotence, places, delivery, real data.
+
+Runs on SQLite and on PostgreSQL (the ``engine`` fixture). Hand-made cases use a small force
+extract in British National Grid metres with times in UTC, loaded through the real ingest path.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from conftest import CHICAGO_BE, ESSEX, REPO
+from guardian.data.extract import ExtractMapping
+from guardian.errors import Conflict, InputError, NotFound
+from guardian.operations.cocoons import service as svc
+from guardian.operations.cocoons.models import Cocoon, CocoonMember, CocoonVisit
+from guardian.store.ingest import ingest
+
+DS = "test_force"
+X0, Y0 = 550_000.0, 180_000.0
+T0 = datetime(2016, 1, 4, 10, 0, tzinfo=UTC)
+MAPPING = ExtractMapping.from_dict({
+    "dataset": {"name": DS, "timezone": "UTC"},
+    "columns": {"id": "id", "date": "date", "date_format": "%Y-%m-%d", "time": "time",
+                "x": "x", "y": "y", "category": "code"},
+    "coordinates": {"crs": "EPSG:27700"},
+    "categories": {"map": {
+        "BDW": {"category": "Burglary", "dwelling": True},
+        "BNDW": {"category": "Burglary", "dwelling": False},
+        "THEFT": {"category": "Other theft"},
+    }},
+})
+
+
+def at(days: float = 0.0, hours: float = 0.0) -> datetime:
+    return T0 + timedelta(days=days, hours=hours)
+
+
+def load(engine, tmp_path, rows):
+    """rows: (id, days after T0, dx metres, dy metres[, code]) -> ingested into the store."""
+    path = tmp_path / f"extract-{uuid.uuid4().hex[:8]}.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "date", "time", "x", "y", "code"])
+        for r in rows:
+            eid, days, dx, dy = r[:4]
+            code = r[4] if len(r) > 4 else "BDW"
+            t = at(days)
+            w.writerow([eid, t.strftime("%Y-%m-%d"), t.strftime("%H:%M"), X0 + dx, Y0 + dy, code])
+    reports = ingest(engine, [path], mapping=MAPPING, workers=1)
+    assert reports[0].status == "loaded", reports[0]
+    return path
+
+
+def open_(engine, as_of, **kw):
+    return svc.open_cocoons(engine, dataset=DS, as_of=as_of, **kw)
+
+
+def members(engine):
+    """{event_key: (cocoon_id, near_repeat_of event_key or None)}."""
+    m = CocoonMember
+    with engine.connect() as c:
+        rows = c.execute(select(m.id, m.event_key, m.cocoon_id, m.near_repeat_of_id)).all()
+    key = {r.id: r.event_key for r in rows}
+    return {r.event_key: (r.cocoon_id, key.get(r.near_repeat_of_id)) for r in rows}
+
+
+def groups(engine):
+    out: dict[int, set[str]] = {}
+    for k, (cid, _) in members(engine).items():
+        out.setdefault(cid, set()).add(k)
+    return sorted(map(frozenset, out.values()), key=sorted)
+
+
+# --------------------------------------------------------------------------------------------
+# Merging and near repeats
+# --------------------------------------------------------------------------------------------
+
+
+def test_300_m_apart_within_window_merge_and_900_m_do_not(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0), ("B", 5, 300, 0), ("C", 6, 900, 0)])
+    rep = open_(engine, at(10))
+    # A-B: 300 m <= 400 m: B is inside A's disc -> same cocoon, near repeat of A.
+    # A-C: 900 m > 800 m: discs do not overlap. B-C: 600 m <= 800 m: overlap -> merge.
+    assert groups(engine) == [frozenset({"A", "B", "C"})]
+    mem = members(engine)
+    assert mem["B"][1] == "A"
+    assert mem["C"][1] is None  # overlapping zone, not inside a disc (600 m from B)
+    assert (rep.added, rep.cocoons_opened, rep.near_repeats) == (3, 1, 1)
+
+
+def test_900_m_apart_do_not_merge(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0), ("C", 6, 900, 0)])
+    open_(engine, at(10))
+    assert groups(engine) == [frozenset({"A"}), frozenset({"C"})]
+
+
+def test_chain_merge_a_b_c_in_two_runs_merges_existing_cocoons(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0), ("C", 1, 1400, 0)])
+    open_(engine, at(1, 1))
+    assert len(groups(engine)) == 2
+    mem = members(engine)
+    ca, cc = mem["A"][0], mem["C"][0]
+    load(engine, tmp_path, [("B", 2, 700, 0)])  # 700 m from both: joins them
+    rep = open_(engine, at(2, 1))
+    assert rep.cocoons_merged == 1 and rep.cocoons_opened == 0 and rep.joined_existing == 1
+    assert groups(engine) == [frozenset({"A", "B", "C"})]
+    assert all(cid == min(ca, cc) for cid, _ in members(engine).values())
+    with engine.connect() as c:
+        merged = c.execute(select(Cocoon.__table__).where(Cocoon.id == max(ca, cc))).one()
+        assert merged.state == "merged" and merged.merged_into_id == min(ca, cc)
+        # Visits moved with their burglaries.
+        assert c.execute(select(func.count()).select_from(CocoonVisit)
+                         .where(CocoonVisit.cocoon_id == max(ca, cc))).scalar_one() == 0
+    lst = svc.list_cocoons(engine, as_of=at(3), dataset=DS, statuses=None)
+    assert {c["status"] for c in lst} == {"open", "merged"}
+    # The old reference leads to the surviving cocoon.
+    got = svc.get_cocoon(engine, ref=f"C-{max(ca, cc)}", as_of=at(3))
+    assert got["id"] == min(ca, cc) and got["followed_from"] == f"C-{max(ca, cc)}"
+    assert got["members"] == 3
+
+
+@pytest.mark.parametrize("runs", [[40], [1.5, 4, 40], [0.5, 3.5, 5.5, 40]])
+def test_same_result_in_one_run_or_several(engine, tmp_path, runs):
+    rows = [("A", 0, 0, 0), ("B", 3, 700, 0), ("C", 5, 1400, 0), ("D", 1, 5000, 0),
+            ("E", 30, 5300, 0)]
+    load(engine, tmp_path, rows)
+    for day in runs:
+        open_(engine, at(day))
+    assert groups(engine) == [frozenset({"A", "B", "C"}), frozenset({"D", "E"})]
+    nr = {k: v[1] for k, v in members(engine).items()}
+    assert nr == {"A": None, "B": None, "C": None, "D": None, "E": "D"}
+
+
+def test_late_arriving_older_burglary_is_attributed_in_time_order(engine, tmp_path):
+    load(engine, tmp_path, [("B", 5, 100, 0)])
+    open_(engine, at(6))
+    load(engine, tmp_path, [("A", 1, 0, 0)])  # older report, loaded later
+    open_(engine, at(6))
+    mem = members(engine)
+    assert mem["A"][0] == mem["B"][0]
+    assert mem["B"][1] == "A" and mem["A"][1] is None  # B is the near repeat, not A
+
+
+def test_near_repeat_extends_the_cocoon_and_after_expiry_opens_a_new_one(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0), ("B", 30, 100, 0), ("C", 72, 50, 0)])
+    open_(engine, at(80))
+    mem = members(engine)
+    assert mem["B"] == (mem["A"][0], "A")
+    # End = B + 42 days = day 72 exactly; C at day 72 is after expiry: a new cocoon.
+    assert mem["C"][0] != mem["A"][0] and mem["C"][1] is None
+    lst = {c["ref"]: c for c in svc.list_cocoons(engine, as_of=at(71), dataset=DS)}
+    ca = lst[f"C-{mem['A'][0]}"]
+    assert ca["ends_at"] == at(72).isoformat()
+    assert "1 near repeat within 400 m/42 days" in ca["why"]
+
+
+def test_near_repeat_of_the_most_recent_earlier_burglary(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0), ("B", 5, 100, 0), ("C", 10, 50, 0),
+                            ("D", 12, 350, 0)])
+    open_(engine, at(13))
+    mem = members(engine)
+    # C is inside A's and B's discs: attributed to B (more recent). D is 250 m from B, 300 m
+    # from C, 350 m from A: attributed to C (the most recent).
+    assert (mem["B"][1], mem["C"][1], mem["D"][1]) == ("A", "B", "C")
+
+
+def test_same_report_time_is_not_a_near_repeat(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0), ("B", 0, 50, 0)])
+    open_(engine, at(1))
+    mem = members(engine)
+    assert mem["A"][0] == mem["B"][0] and mem["A"][1] is None and mem["B"][1] is None
+
+
+def test_non_dwelling_burglary_and_other_crime_are_not_cocooned(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0), ("N", 0, 50, 0, "BNDW"), ("T", 0, 60, 0, "THEFT")])
+    rep = open_(engine, at(1))
+    assert rep.considered == 1 and rep.non_dwelling_excluded == 1 and rep.added == 1
+    assert rep.burglary_basis == "dwelling burglary (dwelling flag true)"
+
+
+# --------------------------------------------------------------------------------------------
+# Status, expiry, overdue
+# --------------------------------------------------------------------------------------------
+
+
+def test_status_open_active_expired(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0)])
+    open_(engine, at(0, 1))
+    (c,) = svc.list_cocoons(engine, as_of=at(1), dataset=DS)
+    assert c["status"] == "open" and c["ends_at"] == at(42).isoformat()
+    svc.record_visit(engine, ref=c["ref"], outcome="spoke", at=at(1), by="PC 4512")
+    assert svc.list_cocoons(engine, as_of=at(2), dataset=DS)[0]["status"] == "active"
+    # A visit recorded later than the as-of time does not count yet.
+    assert svc.list_cocoons(engine, as_of=at(0, 12), dataset=DS)[0]["status"] == "open"
+    end = at(42)
+    assert svc.list_cocoons(engine, as_of=end - timedelta(seconds=1), dataset=DS)[0]["status"] == "active"
+    assert svc.list_cocoons(engine, as_of=end, dataset=DS) == []
+    (e,) = svc.list_cocoons(engine, as_of=end, dataset=DS, statuses=["expired"])
+    assert e["status"] == "expired"
+
+
+def test_overdue_lists_missed_48_hours_not_completed_visits(engine, tmp_path):
+    # A's neighbours: two other (theft) points 100 m and 200 m away -> 3 visits.
+    load(engine, tmp_path, [("A", 0, 0, 0), ("P1", -30, 100, 0, "THEFT"),
+                            ("P2", -30, 0, 200, "THEFT")])
+    open_(engine, at(0, 1))
+    assert svc.overdue_visits(engine, as_of=at(2) - timedelta(minutes=1), dataset=DS) == []
+    over = svc.overdue_visits(engine, as_of=at(2, 1), dataset=DS)
+    assert len(over) == 3 and over[0]["is_victim"] and over[0]["hours_overdue"] == 1.0
+    assert over[0]["timing"] == "exact"
+    done = svc.record_visit(engine, ref=over[1]["ref"], outcome="advice", at=at(1), by="PCSO 77")
+    assert done["on_time"]
+    late = svc.record_visit(engine, ref=over[2]["ref"], outcome="no-answer", at=at(3))
+    assert not late["on_time"]
+    left = svc.overdue_visits(engine, as_of=at(3, 1), dataset=DS)
+    assert [v["ref"] for v in left] == [over[0]["ref"]]
+    # After expiry the missed visit is no longer actionable, but is listed with include_expired.
+    assert svc.overdue_visits(engine, as_of=at(50), dataset=DS) == []
+    gone = svc.overdue_visits(engine, as_of=at(50), dataset=DS, include_expired=True)
+    assert [(v["ref"], v["cocoon_status"]) for v in gone] == [(over[0]["ref"], "expired")]
+
+
+def test_record_visit_checks(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0), ("P1", -30, 100, 0, "THEFT")])
+    open_(engine, at(0, 1))
+    (c,) = svc.list_cocoons(engine, as_of=at(1), dataset=DS)
+    with pytest.raises(InputError, match="outcome 'maybe'"):
+        svc.record_visit(engine, ref=c["ref"], outcome="maybe", at=at(1))
+    with pytest.raises(InputError, match="before the burglary was reported"):
+        svc.record_visit(engine, ref=c["ref"], outcome="spoke", at=at(-1))
+    with pytest.raises(Conflict, match="expired"):
+        svc.record_visit(engine, ref=c["ref"], outcome="spoke", at=at(43))
+    with pytest.raises(InputError, match="no timezone"):
+        svc.record_visit(engine, ref=c["ref"], outcome="spoke", at=datetime(2016, 1, 5))
+    with pytest.raises(InputError, match="not a valid assignee"):
+        svc.record_visit(engine, ref=c["ref"], outcome="spoke", at=at(1), by="Mrs Smith; DROP")
+    with pytest.raises(InputError, match="C-12 for cocoon"):
+        svc.record_visit(engine, ref="12", outcome="spoke", at=at(1))
+    with pytest.raises(NotFound, match="V-999999"):
+        svc.record_visit(engine, ref="V-999999", outcome="spoke", at=at(1))
+    first = svc.record_visit(engine, ref=c["ref"], outcome="no answer", at=at(1))
+    assert first["is_victim"] and first["outcome"] == "no-answer"  # victim first
+    second = svc.record_visit(engine, ref=c["ref"], outcome="declined", at=at(1))
+    assert second["rank"] == 1
+    with pytest.raises(Conflict, match="no pending visit"):
+        svc.record_visit(engine, ref=c["ref"], outcome="spoke", at=at(1))
+    with pytest.raises(Conflict, match="already has outcome"):
+        svc.record_visit(engine, ref=first["ref"], outcome="spoke", at=at(1))
+    r = svc.assign_cocoon(engine, ref=c["ref"], owner="Harlow NPT")
+    assert r == {"ref": c["ref"], "owner": "Harlow NPT", "previous_owner": None}
+    with pytest.raises(InputError, match="owners are set on cocoons"):
+        svc.assign_cocoon(engine, ref=first["ref"], owner="x")
+
+
+# --------------------------------------------------------------------------------------------
+# Idempotence
+# --------------------------------------------------------------------------------------------
+
+
+def _counts(engine):
+    with engine.connect() as c:
+        return tuple(c.execute(select(func.count()).select_from(t)).scalar_one()
+                     for t in (Cocoon, CocoonMember, CocoonVisit))
+
+
+def test_opening_twice_and_reingesting_opens_nothing_new(engine, tmp_path):
+    path = load(engine, tmp_path, [("A", 0, 0, 0), ("B", 2, 150, 0), ("C", 3, 4000, 0)])
+    first = open_(engine, at(5))
+    before = _counts(engine)
+    assert before[:2] == (2, 3)
+    again = open_(engine, at(5))
+    assert again.added == 0 and again.already_cocooned == 3 and _counts(engine) == before
+    assert ingest(engine, [path], mapping=MAPPING, workers=1)[0].status == "unchanged"
+    # The same burglaries in a new file (a re-extract): duplicates at ingest, nothing new here.
+    copy = tmp_path / "copy.csv"
+    copy.write_text(path.read_text() + f"D,{at(4):%Y-%m-%d},{at(4):%H:%M},{X0},{Y0 + 5000},BDW\n")
+    ingest(engine, [copy], mapping=MAPPING, workers=1)
+    third = open_(engine, at(5))
+    assert third.added == 1 and third.already_cocooned == 3
+    assert first.added == 3
+    # The store itself refuses a second membership of the same burglary.
+    with engine.connect() as c:
+        row = c.execute(select(CocoonMember.__table__).where(CocoonMember.event_key == "A")).first()
+        dup = {k: v for k, v in row._mapping.items() if k != "id"}
+        with pytest.raises(IntegrityError):
+            c.execute(insert(CocoonMember.__table__).values(**dup))
+        c.rollback()
+
+
+def test_burglaries_after_as_of_wait(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0), ("B", 10, 100, 0)])
+    rep = open_(engine, at(5))
+    assert rep.added == 1 and rep.after_as_of == 1
+    rep = open_(engine, at(11))
+    assert rep.added == 1 and rep.near_repeats == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Places
+# --------------------------------------------------------------------------------------------
+
+
+def test_places_nearest_first_victim_first(engine, tmp_path):
+    # Known places: points of other events. Distances from A (hand-computed):
+    # P1 (30, 40) -> 50 m; P2 (0, -120) -> 120 m; P3 (240, 320) -> 400 m (on the edge: inside);
+    # P4 (300, 300) -> 424.3 m (outside); P0 at A's own point (the victim's, not listed twice).
+    load(engine, tmp_path, [
+        ("A", 0, 0, 0), ("P0", -40, 0, 0, "THEFT"), ("P1", -40, 30, 40, "THEFT"),
+        ("P2", -40, 0, -120, "THEFT"), ("P3", -40, 240, 320, "THEFT"),
+        ("P4", -40, 300, 300, "THEFT")])
+    rep = open_(engine, at(1))
+    assert rep.visits_planned == 4
+    (c,) = svc.list_cocoons(engine, as_of=at(1), dataset=DS)
+    got = svc.get_cocoon(engine, ref=c["ref"], as_of=at(1))
+    vis = [(v["is_victim"], v["distance_m"], v["place"]) for v in got["visits_list"]]
+    assert vis == [
+        (True, 0.0, f"point ({X0:.0f}, {Y0:.0f})"),
+        (False, 50.0, f"point ({X0 + 30:.0f}, {Y0 + 40:.0f})"),
+        (False, 120.0, f"point ({X0:.0f}, {Y0 - 120:.0f})"),
+        (False, 400.0, f"point ({X0 + 240:.0f}, {Y0 + 320:.0f})"),
+    ]
+    places = svc.cocoon_places(engine, ref=c["ref"], as_of=at(1))
+    assert places["distance_m"].round(1).tolist() == [0.0, 50.0, 120.0, 400.0]
+
+
+def test_places_in_zone_distance_to_nearest_member():
+    members = pd.DataFrame({"x": [0.0, 600.0], "y": [0.0, 0.0], "radius_m": [400.0, 400.0],
+                            "event_key": ["A", "B"]})
+    places = pd.DataFrame({"x": [300.0, 550.0, 0.0, 1100.0, -450.0],
+                           "y": [0.0, 0.0, 390.0, 0.0, 0.0],
+                           "place": ["mid", "nearB", "northA", "farB", "outside"]})
+    out = svc.places_in_zone(members, places)
+    # mid: 300 to both; nearB: 50 to B; northA: 390 to A; farB: 500 > 400 from B -> out.
+    assert out["place"].tolist() == ["nearB", "mid", "northA"]
+    assert out["distance_m"].tolist() == [50.0, 300.0, 390.0]
+    assert out["nearest"].tolist() == [1, 0, 0]
+    zone = svc.zone_geometry(members)
+    assert zone.area == pytest.approx(2 * math.pi * 400**2 - _lens(400, 600), rel=2e-3)
+
+
+def _lens(r: float, d: float) -> float:
+    """Area of the intersection of two discs of radius r whose centres are d apart."""
+    return 2 * r * r * math.acos(d / (2 * r)) - d / 2 * math.sqrt(4 * r * r - d * d)
+
+
+def test_address_file_and_max_visits(engine, tmp_path):
+    load(engine, tmp_path, [("A", 0, 0, 0)])
+    addr = tmp_path / "addresses.csv"
+    addr.write_text("x,y,address\n"
+                    f"{X0 + 10},{Y0},1 High St\n{X0 + 20},{Y0},3 High St\n"
+                    f"{X0 + 5},{Y0},Victim's house\n{X0 + 500},{Y0},far\n")
+    rep = open_(engine, at(1), addresses=addr, max_visits=3)
+    assert rep.visits_planned == 3
+    (c,) = svc.list_cocoons(engine, as_of=at(1), dataset=DS)
+    got = svc.get_cocoon(engine, ref=c["ref"], as_of=at(1))
+    assert [v["place"] for v in got["visits_list"]] == [
+        f"point ({X0:.0f}, {Y0:.0f})", "Victim's house", "1 High St"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y,address\n1,two,here\n")
+    with pytest.raises(InputError, match="line 2"):
+        svc.read_addresses(bad)
+    with pytest.raises(InputError, match="needs columns x, y, address"):
+        bad.write_text("a,b\n1,2\n")
+        svc.read_addresses(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# Delivery figures
+# --------------------------------------------------------------------------------------------
+
+
+def test_delivery_figures_hand_made(engine, tmp_path):
+    # Four burglaries 5 km apart, each with two neighbours (theft points 100 m, 200 m away):
+    # 3 visits each. As of day 10:
+    #   A: victim visited at +10 h (on time), both neighbours on day 5 -> started, completed, not on time
+    #   B: all three visited on day 3 (late) -> not started on time, completed
+    #   C: nothing -> neither
+    #   D: reported at day 9.9 -> deadline not passed: in progress, not judged
+    rows = []
+    for k, (name, day) in enumerate([("A", 0), ("B", 0), ("C", 0), ("D", 9.9)]):
+        dx = 5000.0 * k
+        rows += [(name, day, dx, 0), (f"{name}1", -20, dx + 100, 0, "THEFT"),
+                 (f"{name}2", -20, dx, 200, "THEFT")]
+    load(engine, tmp_path, rows)
+    open_(engine, at(10))
+    visits = {}
+    for c in svc.list_cocoons(engine, as_of=at(10), dataset=DS):
+        got = svc.get_cocoon(engine, ref=c["ref"], as_of=at(10))
+        visits[got["members_list"][0]["event_key"]] = [v["ref"] for v in got["visits_list"]]
+    a, b = visits["A"], visits["B"]
+    svc.record_visit(engine, ref=a[0], outcome="spoke", at=at(0, 10), by="PC1")
+    svc.record_visit(engine, ref=a[1], outcome="advice", at=at(5))
+    svc.record_visit(engine, ref=a[2], outcome="no-answer", at=at(5))
+    for ref, outcome in zip(b, ["declined", "spoke", "advice"], strict=True):
+        svc.record_visit(engine, ref=ref, outcome=outcome, at=at(3))
+    d = svc.delivery_figures(engine, dataset=DS, as_of=at(10))
+    assert (d["burglaries"], d["judged"], d["in_progress"]) == (4, 3, 1)
+    assert (d["started_on_time"], d["share_started_on_time"]) == (1, round(1 / 3, 4))
+    assert (d["completed"], d["share_completed"]) == (2, round(2 / 3, 4))
+    assert (d["completed_on_time"], d["share_completed_on_time"]) == (0, 0.0)
+    assert (d["visits_planned"], d["visits_done"], d["visits_reached"]) == (12, 6, 4)
+    assert (d["visits_no_answer"], d["visits_declined"]) == (1, 1)
+    assert d["share_reached"] == round(4 / 6, 4)
+    # Overdue: C's three (due day 2) ; D's are not yet due.
+    assert d["visits_overdue"] == 3 and d["visits_pending"] == 6
+    # "at least N": with one visit enough, A and B complete; A's first visit was on time.
+    d1 = svc.delivery_figures(engine, dataset=DS, as_of=at(10), min_visits=1)
+    assert (d1["completed"], d1["completed_on_time"]) == (2, 1)
+    # As of day 4 the day-5 visits have not happened yet: A not complete.
+    d4 = svc.delivery_figures(engine, dataset=DS, as_of=at(4))
+    assert (d4["judged"], d4["started_on_time"], d4["completed"]) == (3, 1, 1)
+    with pytest.raises(InputError, match="min_visits"):
+        svc.delivery_figures(engine, dataset=DS, as_of=at(4), min_visits=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+
+
+def _knox_doc(hot: set[tuple[int, int]]) -> dict:
+    ns, nt = 3, 3  # bands 0-100-200-300 m x 0-7-14-21 days (no open-ended bands here)
+    ratio = [[2.0 if (i, j) in hot else 1.0 for j in range(nt)] for i in range(ns)]
+    p = [[0.001 if (i, j) in hot else 0.5 for j in range(nt)] for i in range(ns)]
+    return {"space_bands": [0, 100, 200, 300], "time_bands": [0, 7, 14, 21],
+            "observed": [[10] * nt for _ in range(ns)], "knox_ratio": ratio, "p_value": p,
+            "seed": 1234, "same_location": False,
+            "input": {"dataset": "chicago_be", "from": "2016-01", "to": "2016-06"}}
+
+
+def test_parameters_from_knox_result(engine, tmp_path):
+    p = svc.knox_parameters(_knox_doc({(0, 0), (1, 0), (0, 1), (2, 2)}))
+    assert (p.radius_m, p.window_days) == (200.0, 14.0)
+    assert p.source == "knox: chicago_be 2016-01..2016-06, seed 1234"
+    with pytest.raises(InputError, match="no near-repeat pattern"):
+        svc.knox_parameters(_knox_doc({(1, 1)}))
+    with pytest.raises(InputError, match="not a Knox result"):
+        svc.knox_parameters({"space_bands": [0, 100]})
+    load(engine, tmp_path, [("A", 0, 0, 0), ("B", 10, 150, 0), ("C", 20, 450, 0)])
+    open_(engine, at(30), parameters=p)
+    mem = members(engine)
+    # 200 m / 14 days: B is within 200 m of A but 10 days later -> near repeat; C is 300 m
+    # from B (<= 400 m, discs overlap) and 10 days after B -> same cocoon, not inside.
+    assert groups(engine) == [frozenset({"A", "B", "C"})]
+    assert mem["B"][1] == "A" and mem["C"][1] is None
+    (c,) = svc.list_cocoons(engine, as_of=at(30), dataset=DS)
+    assert c["params_source"] == p.source and c["ends_at"] == at(34).isoformat()
+    sec = svc.cocoon_section_data(engine, dataset=DS, as_of=at(30))
+    assert sec["parameters"] == [{"radius_m": 200.0, "window_days": 14.0, "visit_hours": 48.0,
+                                  "source": p.source}]
+
+
+def test_parameters_from_real_knox_result():
+    from guardian.analysis.nearrepeat import knox_test
+
+    rng = np.random.default_rng(0)
+    n = 300
+    x, y, t = rng.uniform(0, 5000, n), rng.uniform(0, 5000, n), rng.uniform(0, 365, n)
+    # Plant near repeats: each of 100 events has a follower 50 m / 3 days away.
+    x = np.concatenate([x, x[:100] + 50])
+    y = np.concatenate([y, y[:100]])
+    t = np.concatenate([t, t[:100] + 3])
+    res = knox_test(x, y, t, space_bands=[0, 100, 200, 400], time_bands=[0, 7, 14, 28],
+                    permutations=99, random_state=7)
+    p = svc.knox_parameters(res, dataset="synthetic", dates="2016")
+    assert p.radius_m == 100.0 and p.window_days == 7.0
+    assert p.source == "knox: synthetic 2016, seed 7"
+    # The JSON round trip (what `--from-knox FILE` reads) gives the same parameters.
+    doc = json.loads(json.dumps(res.to_dict()))
+    assert svc.knox_parameters(doc).radius_m == 100.0
+
+
+def test_parameter_and_input_validation(engine, tmp_path):
+    with pytest.raises(InputError, match="radius_m -5"):
+        svc.CocoonParameters(radius_m=-5)
+    with pytest.raises(InputError, match="window_days 1000"):
+        svc.CocoonParameters(window_days=1000)
+    load(engine, tmp_path, [("A", 0, 0, 0)])
+    with pytest.raises(InputError, match="no timezone"):
+        open_(engine, datetime(2016, 2, 1))
+    with pytest.raises(NotFound, match="no dataset 'nope'"):
+        svc.open_cocoons(engine, dataset="nope", as_of=at(1))
+    with pytest.raises(InputError, match="start_month '2016-13'"):
+        open_(engine, at(1), start_month="2016-13")
+    with pytest.raises(InputError, match="max_visits"):
+        open_(engine, at(1), max_visits=0)
+    with pytest.raises(InputError, match="status \\['closed'\\]"):
+        svc.list_cocoons(engine, as_of=at(1), statuses=["closed"])
+
+
+# --------------------------------------------------------------------------------------------
+# Month-resolution police.uk data
+# --------------------------------------------------------------------------------------------
+
+
+def test_police_uk_month_resolution_is_flagged_everywhere(engine):
+    ingest(engine, [ESSEX / "2021-11-essex-street.csv.gz", ESSEX / "2021-12-essex-street.csv.gz"],
+           workers=1)
+    ds = "Essex Police"
+    as_of, why = svc.default_as_of(engine, dataset=ds, now=datetime(2026, 11, 24, tzinfo=UTC))
+    assert as_of == datetime(2022, 1, 1, tzinfo=UTC) and "end of 2021-12" in why
+    rep = svc.open_cocoons(engine, dataset=ds, as_of=as_of)
+    flag = "approximate (month-resolution data)"
+    assert rep.timing == flag and "residential-or-unknown" in rep.burglary_basis
+    assert rep.added + rep.no_location == rep.considered == 557 + 610
+    # Report time = first of the month (00:00 local, GMT in winter): visits due 2 days later.
+    with engine.connect() as c:
+        first = c.execute(select(func.min(CocoonMember.reported_at))).scalar_one()
+        assert first == datetime(2021, 11, 1, 0, 0)
+        due = c.execute(select(func.min(CocoonVisit.due_at))).scalar_one()
+        assert due == datetime(2021, 11, 3, 0, 0)
+    # Within one month nothing is a near repeat (same report time); December burglaries can be
+    # near repeats of November ones (30 days < 42).
+    with engine.connect() as c:
+        nr_months = set(c.execute(select(CocoonMember.month)
+                                  .where(CocoonMember.near_repeat_of_id.is_not(None))).scalars())
+    assert nr_months == {"2021-12"}
+    sec = svc.cocoon_section_data(engine, dataset=ds, as_of=as_of)
+    assert sec["timing"] == flag
+    assert all(c["timing"] == flag for c in sec["cocoons"])
+    assert all(v["timing"] == flag for v in sec["overdue"])
+    assert sec["delivery"]["timing"] == flag
+    assert any("first of its month" in c for c in sec["caveats"])
+    assert any("map points" in c for c in sec["caveats"])
+    # Places are police.uk map points with their street names.
+    c0 = sec["cocoons"][0]
+    got = svc.get_cocoon(engine, ref=c0["ref"], as_of=as_of)
+    assert got["visits_list"][0]["place"].startswith("On or near")
+    assert c0["places"] >= 1 and c0["why"].startswith("opened by burglary in 20")
+    assert "(month only)" in c0["why"]
+
+
+# --------------------------------------------------------------------------------------------
+# Real data: Chicago January 2016 against a brute-force oracle
+# --------------------------------------------------------------------------------------------
+
+
+def _oracle(frame: pd.DataFrame, r: float, w: float):
+    """Plain-Python union-find over all pairs within 2r metres and < w days; near repeats by
+    definition (later, within r, within w of an earlier burglary)."""
+    pts = list(frame[["event_key", "x", "y", "day"]].itertuples(index=False, name=None))
+    parent = {k: k for k, *_ in pts}
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    near = set()
+    for (ka, xa, ya, ta), (kb, xb, yb, tb) in itertools.combinations(pts, 2):
+        d = math.hypot(xa - xb, ya - yb)
+        gap = abs(ta - tb)
+        if d <= 2 * r and gap < w:
+            parent[find(ka)] = find(kb)
+        if d <= r and 0 < gap < w:
+            near.add(kb if tb > ta else ka)
+    comps: dict[str, set[str]] = {}
+    for k, *_ in pts:
+        comps.setdefault(find(k), set()).add(k)
+    return sorted(map(frozenset, comps.values()), key=sorted), near
+
+
+def test_chicago_january_2016_matches_brute_force(engine):
+    mapping = ExtractMapping.from_toml(REPO / "mappings" / "chicago_be.toml")
+    ingest(engine, [CHICAGO_BE], mapping=mapping, workers=1)
+    as_of = datetime(2016, 2, 1, 6, tzinfo=UTC)  # midnight in Chicago
+    rep = svc.open_cocoons(engine, dataset="chicago_be", as_of=as_of,
+                           start_month="2016-01", end_month="2016-01")
+    with engine.connect() as c:
+        rows = c.execute(select(CocoonMember.event_key, CocoonMember.x, CocoonMember.y,
+                                CocoonMember.reported_local, CocoonMember.cocoon_id,
+                                CocoonMember.near_repeat_of_id)).all()
+    got = pd.DataFrame(rows, columns=["event_key", "x", "y", "local", "cocoon", "nr"])
+    # Independent input for the oracle: the CSV itself (dates < 2016-02-01, in January).
+    raw = pd.read_csv(CHICAGO_BE)
+    jan = raw[raw["date"].str.startswith("2016-01")]
+    assert rep.added == len(jan) == len(got) == 969 and rep.timing.startswith("approximate")
+    assert sorted(zip(got["x"].round(3), got["y"].round(3), strict=True)) == sorted(
+        zip(jan["X"].round(3), jan["Y"].round(3), strict=True))
+    got["day"] = (pd.to_datetime(got["local"]) - pd.Timestamp("2016-01-01")).dt.days
+    comps, near = _oracle(got[["event_key", "x", "y", "day"]], 400.0, 42.0)
+    mine = sorted(map(frozenset, got.groupby("cocoon")["event_key"].apply(set)), key=sorted)
+    assert len(mine) == len(comps) == rep.cocoons_opened
+    assert mine == comps
+    assert set(got.loc[got["nr"].notna(), "event_key"]) == near
+    assert rep.near_repeats == len(near)
+    # Every planned visit is within 400 m of its burglary, victim first, nearest first.
+    with engine.connect() as c:
+        v = pd.DataFrame(c.execute(select(CocoonVisit.member_id, CocoonVisit.rank,
+                                          CocoonVisit.distance_m, CocoonVisit.is_victim)).all(),
+                         columns=["member", "rank", "d", "victim"])
+    assert v["d"].max() <= 400.0
+    assert (v.loc[v["rank"] == 0, "victim"]).all() and v.groupby("member")["rank"].max().max() <= 19
+    assert (v.sort_values(["member", "rank"]).groupby("member")["d"].apply(
+        lambda s: s.is_monotonic_increasing)).all()
+    # Nothing done yet: every judged burglary missed its 48 hours.
+    d = svc.delivery_figures(engine, dataset="chicago_be", as_of=as_of)
+    assert d["share_started_on_time"] == 0.0 and d["judged"] + d["in_progress"] == 969
+    # Burglaries of 31 January are still within their 48 hours at midnight 1 Feb (those of
+    # 30 January reach their deadline exactly then: judged).
+    assert d["in_progress"] == int((jan["date"] == "2016-01-31").sum())
+
+
+# --------------------------------------------------------------------------------------------
+# CLI (SQLite under the test's GUARDIAN_HOME)
+# --------------------------------------------------------------------------------------------
+
+
+def test_cli_end_to_end_on_chicago(tmp_path):
+    from typer.testing import CliRunner
+
+    from guardian.cli import _register, app
+
+    _register()
+    runner = CliRunner()
+
+    def run(*args, ok=True):
+        r = runner.invoke(app, [str(a) for a in args])
+        if ok:
+            assert r.exit_code == 0, r.output
+        return r
+
+    run("ingest", CHICAGO_BE, "--mapping", REPO / "mappings" / "chicago_be.toml", "--json")
+    r = run("cocoons", "open", "--force", "chicago", "--from", "2016-01", "--to", "2016-01",
+            "--as-of", "2016-02-01", "--owner", "District 7", "--json")
+    rep = json.loads(r.output)
+    assert rep["added"] == 969 and rep["as_of"] == "2016-02-01T06:00:00+00:00"
+    assert rep["timing"] == "approximate (day-resolution data)"
+    r = run("cocoons", "open", "--force", "chicago", "--from", "2016-01", "--to", "2016-01",
+            "--as-of", "2016-02-01")
+    assert "already cocooned (left alone)" in r.output and "969" in r.output
+    assert "timing: approximate (day-resolution data)" in r.output
+    # Without --as-of, historical data stand at the end of the latest loaded month.
+    lst = json.loads(run("cocoons", "list", "--json", "--status", "all").output)
+    assert lst["as_of"] == "2017-01-01T06:00:00+00:00" and "end of 2016-12" in lst["as_of_reason"]
+    assert {c["status"] for c in lst["cocoons"]} == {"expired"}
+    lst = json.loads(run("cocoons", "list", "--json", "--as-of", "2016-01-05").output)
+    c = lst["cocoons"][-1]  # oldest first opened
+    assert c["status"] == "open" and c["owner"] == "District 7"
+    show = json.loads(run("cocoons", "show", c["ref"], "--as-of", "2016-01-05", "--json").output)
+    v0 = show["visits_list"][0]
+    assert v0["is_victim"] and v0["state"] == "overdue"
+    due = pd.Timestamp(v0["due_at"]).tz_convert("America/Chicago")
+    at_ = (due - pd.Timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    r = run("cocoons", "visit", v0["ref"], "--outcome", "spoke", "--by", "PC 4512", "--at", at_)
+    assert "on time" in r.output
+    r = run("cocoons", "visit", v0["ref"], "--outcome", "spoke", "--at", at_, ok=False)
+    assert r.exit_code != 0
+    over = json.loads(run("cocoons", "overdue", "--as-of", "2016-01-05", "--json").output)
+    assert v0["ref"] not in {o["ref"] for o in over["overdue"]} and over["overdue"]
+    assert over["timing"] == "approximate (day-resolution data)"
+    st = json.loads(run("cocoons", "stats", "--as-of", "2016-02-01", "--json").output)
+    assert st["started_on_time"] == 1 and st["visits_done"] == 1
+    run("cocoons", "assign", c["ref"], "--to", "PCSO 2231")
+    for args in (("list", "--as-of", "2016-01-05"), ("overdue", "--as-of", "2016-01-05"),
+                 ("stats", "--as-of", "2016-02-01"), ("show", c["ref"], "--as-of", "2016-01-05")):
+        out = run("cocoons", *args).output
+        assert "timing: approximate (day-resolution data)" in out
+    r = run("cocoons", "open", "--force", "chicago", "--radius", "300", "--from-knox",
+            tmp_path / "k.json", ok=False)
+    assert r.exit_code != 0
+
+
+def test_link_burglaries_matches_union_find_on_chicago_first_quarter():
+    raw = pd.read_csv(CHICAGO_BE).dropna()
+    q1 = raw[raw["date"].between("2016-01-01", "2016-03-31")].reset_index(drop=True)
+    q1 = q1.assign(event_key=[f"e{i}" for i in range(len(q1))],
+                   day=(pd.to_datetime(q1["date"]) - pd.Timestamp("2016-01-01")).dt.days,
+                   x=q1["X"], y=q1["Y"])
+    label = svc.link_burglaries(q1["day"].to_numpy(float), q1["x"].to_numpy(),
+                                q1["y"].to_numpy(), 400.0, 42.0)
+    mine = sorted(map(frozenset, q1.groupby(label)["event_key"].apply(set)), key=sorted)
+    comps, _ = _oracle(q1[["event_key", "x", "y", "day"]], 400.0, 42.0)
+    assert len(q1) == 2507 and mine == comps
+    # Existing groups are glued together; only links touching a new burglary are looked for.
+    glued = svc.link_burglaries(np.array([0.0, 100.0, 1.0]), np.array([0.0, 0.0, 5000.0]),
+                                np.zeros(3), 400.0, 42.0, is_new=np.array([False, False, True]),
+                                group=np.array([7, 7, -1]))
+    assert glued[0] == glued[1] != glued[2]
