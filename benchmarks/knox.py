@@ -81,39 +81,55 @@ def run_child(which: str, repeat: int) -> None:
     x, y, t = load_a() if which == "a" else load_b()
     rss_before = peak_rss_mb()
     # a short warm-up on a slice (imports, thread pool, caches), not counted
-    knox_test(x[:2000], y[:2000], t[:2000], space_bands=SPACE, time_bands=TIME, permutations=9,
-              random_state=0)
+    knox_test(
+        x[:2000],
+        y[:2000],
+        t[:2000],
+        space_bands=SPACE,
+        time_bands=TIME,
+        permutations=9,
+        random_state=0,
+    )
     walls, cpus = [], []
     for _ in range(repeat):
         tracemalloc.start()
         t0 = time.perf_counter()
         c0 = time.process_time()
-        r = knox_test(x, y, t, space_bands=SPACE, time_bands=TIME, permutations=PERMUTATIONS,
-                      random_state=1)
+        r = knox_test(
+            x, y, t, space_bands=SPACE, time_bands=TIME, permutations=PERMUTATIONS, random_state=1
+        )
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     best = int(np.argmin(walls))
-    print(json.dumps({
-        "n": int(x.size),
-        "close_pairs": r.n_close_pairs,
-        "wall_s": walls[best],
-        "cpu_s": cpus[best],
-        "walls": walls,
-        "load_average": os.getloadavg()[0],
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_before_mb": rss_before,
-        "traced_peak_mb": traced_peak / 2**20,
-        "observed": r.observed.tolist(),
-        "significant": len(r.significant),
-    }))
+    print(
+        json.dumps(
+            {
+                "n": int(x.size),
+                "close_pairs": r.n_close_pairs,
+                "wall_s": walls[best],
+                "cpu_s": cpus[best],
+                "walls": walls,
+                "load_average": os.getloadavg()[0],
+                "peak_rss_mb": peak_rss_mb(),
+                "rss_before_mb": rss_before,
+                "traced_peak_mb": traced_peak / 2**20,
+                "observed": r.observed.tolist(),
+                "significant": len(r.significant),
+            }
+        )
+    )
 
 
 def guardian(which: str, repeat: int = 1) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", which, "--repeat", str(repeat)],
-                         capture_output=True,
-                         text=True, check=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", which, "--repeat", str(repeat)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -154,17 +170,25 @@ def brute_force(x: np.ndarray, y: np.ndarray, t: np.ndarray, permutations: int, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", choices=["a", "b"], help=argparse.SUPPRESS)
-    ap.add_argument("--baseline-permutations", type=int, default=3,
-                    help="permutations actually run by the brute force (then extrapolated)")
+    ap.add_argument(
+        "--baseline-permutations",
+        type=int,
+        default=3,
+        help="permutations actually run by the brute force (then extrapolated)",
+    )
     ap.add_argument("--skip-b", action="store_true", help="only scenario (a)")
-    ap.add_argument("--repeat", type=int, default=5, help="Guardian runs for (a); the best is reported")
+    ap.add_argument(
+        "--repeat", type=int, default=5, help="Guardian runs for (a); the best is reported"
+    )
     args = ap.parse_args()
     if args.child:
         run_child(args.child, args.repeat)
         return
 
-    print(f"Knox benchmark  (cpus available: {len(os.sched_getaffinity(0))}, "
-          f"load average now: {os.getloadavg()[0]:.2f})")
+    print(
+        f"Knox benchmark  (cpus available: {len(os.sched_getaffinity(0))}, "
+        f"load average now: {os.getloadavg()[0]:.2f})"
+    )
     print(f"space bands {SPACE} m, time bands {TIME} days, {PERMUTATIONS} permutations\n")
 
     # ---- (a) ----
@@ -174,17 +198,25 @@ def main() -> None:
     total_b = setup_b + PERMUTATIONS * per_perm_b
     same = np.array_equal(np.asarray(g["observed"]), obs_b)
     print(f"(a) chicago_be.csv: {x.size:,} events, {g['close_pairs']:,} pairs within 500 m")
-    print(f"    Guardian      : {g['wall_s']:.2f} s wall, best of {len(g['walls'])} "
-          f"(all: {', '.join(f'{w:.2f}' for w in g['walls'])}; load average {g['load_average']:.1f})")
-    print(f"                    {g['cpu_s']:.2f} s CPU, peak RSS "
-          f"{g['peak_rss_mb']:.0f} MB (process; {g['rss_before_mb']:.0f} MB before the call), "
-          f"traced peak of the call {g['traced_peak_mb']:.0f} MB")
-    print(f"    brute force   : setup + observed {setup_b:.2f} s, {per_perm_b:.2f} s per "
-          f"permutation (mean of {args.baseline_permutations}) -> {total_b:.0f} s for "
-          f"{PERMUTATIONS} (extrapolated), traced peak {peak_b:.0f} MB")
+    print(
+        f"    Guardian      : {g['wall_s']:.2f} s wall, best of {len(g['walls'])} "
+        f"(all: {', '.join(f'{w:.2f}' for w in g['walls'])}; load average {g['load_average']:.1f})"
+    )
+    print(
+        f"                    {g['cpu_s']:.2f} s CPU, peak RSS "
+        f"{g['peak_rss_mb']:.0f} MB (process; {g['rss_before_mb']:.0f} MB before the call), "
+        f"traced peak of the call {g['traced_peak_mb']:.0f} MB"
+    )
+    print(
+        f"    brute force   : setup + observed {setup_b:.2f} s, {per_perm_b:.2f} s per "
+        f"permutation (mean of {args.baseline_permutations}) -> {total_b:.0f} s for "
+        f"{PERMUTATIONS} (extrapolated), traced peak {peak_b:.0f} MB"
+    )
     print(f"    observed tables identical: {same}")
-    print(f"    speed-up: {total_b / g['wall_s']:.0f}x ; memory: {peak_b / g['traced_peak_mb']:.0f}x "
-          "less (traced peaks)\n")
+    print(
+        f"    speed-up: {total_b / g['wall_s']:.0f}x ; memory: {peak_b / g['traced_peak_mb']:.0f}x "
+        "less (traced peaks)\n"
+    )
 
     if args.skip_b:
         return
@@ -192,24 +224,34 @@ def main() -> None:
     xb, yb, tb = load_b()
     g2 = guardian("b")
     m = 20_000
-    obs_s, setup_s, per_perm_s, peak_s = brute_force(xb[:m], yb[:m], tb[:m], args.baseline_permutations)
+    obs_s, setup_s, per_perm_s, peak_s = brute_force(
+        xb[:m], yb[:m], tb[:m], args.baseline_permutations
+    )
     scale = (xb.size * (xb.size - 1)) / (m * (m - 1))
     total_s = (setup_s + PERMUTATIONS * per_perm_s) * scale
-    print(f"(b) {xb.size:,} events (resampled, +-50 m jitter, 8.5 years), "
-          f"{g2['close_pairs']:,} pairs within 500 m")
-    print(f"    Guardian      : {g2['wall_s']:.1f} s wall ({g2['cpu_s']:.1f} s CPU; load average "
-          f"{g2['load_average']:.1f}), peak RSS "
-          f"{g2['peak_rss_mb']:.0f} MB (process; {g2['rss_before_mb']:.0f} MB before the call), "
-          f"traced peak of the call {g2['traced_peak_mb']:.0f} MB")
-    print(f"    brute force on {m:,} of them: {per_perm_s:.2f} s per permutation, traced peak "
-          f"{peak_s:.0f} MB; scaled by pairs (x{scale:.0f}) to 100,000 events: "
-          f"~{total_s / 3600:.1f} h for {PERMUTATIONS} permutations and ~{peak_s * scale / 1024:.0f} GB "
-          "(extrapolated; cannot run here)")
+    print(
+        f"(b) {xb.size:,} events (resampled, +-50 m jitter, 8.5 years), "
+        f"{g2['close_pairs']:,} pairs within 500 m"
+    )
+    print(
+        f"    Guardian      : {g2['wall_s']:.1f} s wall ({g2['cpu_s']:.1f} s CPU; load average "
+        f"{g2['load_average']:.1f}), peak RSS "
+        f"{g2['peak_rss_mb']:.0f} MB (process; {g2['rss_before_mb']:.0f} MB before the call), "
+        f"traced peak of the call {g2['traced_peak_mb']:.0f} MB"
+    )
+    print(
+        f"    brute force on {m:,} of them: {per_perm_s:.2f} s per permutation, traced peak "
+        f"{peak_s:.0f} MB; scaled by pairs (x{scale:.0f}) to 100,000 events: "
+        f"~{total_s / 3600:.1f} h for {PERMUTATIONS} permutations and ~{peak_s * scale / 1024:.0f} GB "
+        "(extrapolated; cannot run here)"
+    )
     print(f"    speed-up (extrapolated): {total_s / g2['wall_s']:.0f}x")
     ok_a = g["wall_s"] <= 1.0
     ok_b = g2["wall_s"] <= 60 and g2["peak_rss_mb"] <= 2048
-    print(f"\ngoals: (a) <= 1 s: {'met' if ok_a else 'NOT met'}; (b) <= 60 s and <= 2 GB: "
-          f"{'met' if ok_b else 'NOT met'}")
+    print(
+        f"\ngoals: (a) <= 1 s: {'met' if ok_a else 'NOT met'}; (b) <= 60 s and <= 2 GB: "
+        f"{'met' if ok_b else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

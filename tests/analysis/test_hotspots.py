@@ -382,6 +382,8 @@ def test_harm_spot_validation():
         harm_spots(ev, top_n=0)
     with pytest.raises(InputError, match="no events"):
         harm_spots(ev, start="2030-01-01", end="2030-02-01")
+    with pytest.raises(InputError, match="rebuild the StudyArea"):
+        harm_spots(ev.assign(crs="EPSG:3857"), area=StudyArea.from_events(ev))
     with pytest.raises(InputError, match="footprint"):
         StudyArea.from_events(ev, area="city")
     with pytest.raises(InputError, match="geographic"):
@@ -438,3 +440,48 @@ def test_essex_two_months_end_to_end():
     o = spot_overlap(prev.spot_cells, res.spot_cells)
     assert 0 <= o["jaccard"] <= 1
     assert res.to_dict()["precision"] == "approximate"
+
+
+@pytest.mark.skipif(not ESSEX.is_dir(), reason="bundled Essex data missing")
+def test_cli_spots_on_two_essex_months(tmp_path):
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from guardian.cli import risk
+
+    folder = tmp_path / "essex"
+    folder.mkdir()
+    for m in ("2021-11", "2021-12"):
+        (folder / f"{m}-essex-street.csv.gz").symlink_to(ESSEX / f"{m}-essex-street.csv.gz")
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """test root"""
+
+    risk.register(app)
+    out = tmp_path / "spots.json"
+    r = CliRunner().invoke(
+        app,
+        [
+            "risk",
+            "spots",
+            "--police-uk",
+            str(folder),
+            "--month",
+            "2021-12",
+            "--top",
+            "5",
+            "--category",
+            "Violence and sexual offences",
+            "--json",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "approximate" in r.output and "Gi* z=" in r.output
+    d = json.loads(out.read_text())
+    assert len(d["spots"]) == 5 and d["categories"] == ["Violence and sexual offences"]
+    assert d["excluded_categories"] == ["Drugs", "Possession of weapons"]

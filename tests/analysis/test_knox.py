@@ -112,8 +112,18 @@ TIME = [0, 1, 3, 7, 14, 28]
 def test_observed_equals_brute_force_on_real_subsets(chicago, closed, metric, same):
     for name, d in subsets(chicago).items():
         x, y, t = d.X.to_numpy(), d.Y.to_numpy(), d.t.to_numpy()
-        r = knox_test(x, y, t, space_bands=SPACE, time_bands=TIME, closed=closed,
-                      same_location=same, metric=metric, permutations=1, random_state=0)
+        r = knox_test(
+            x,
+            y,
+            t,
+            space_bands=SPACE,
+            time_bands=TIME,
+            closed=closed,
+            same_location=same,
+            metric=metric,
+            permutations=1,
+            random_state=0,
+        )
         expected = brute_table(x, y, t, SPACE, TIME, closed, same, metric)
         np.testing.assert_array_equal(r.observed, expected, err_msg=name)
         assert r.observed.sum() == len(x) * (len(x) - 1) // 2
@@ -130,8 +140,18 @@ def test_expected_equals_brute_force_permutations_same_seed(chicago, closed, met
     d = subsets(chicago)["box"].iloc[:700]
     x, y, t = d.X.to_numpy(), d.Y.to_numpy(), d.t.to_numpy()
     P, seed = 19, 20261124
-    r = knox_test(x, y, t, space_bands=SPACE, time_bands=TIME, closed=closed, same_location=same,
-                  metric=metric, permutations=P, random_state=seed)
+    r = knox_test(
+        x,
+        y,
+        t,
+        space_bands=SPACE,
+        time_bands=TIME,
+        closed=closed,
+        same_location=same,
+        metric=metric,
+        permutations=P,
+        random_state=seed,
+    )
     sims = brute_permutations(x, y, t, SPACE, TIME, closed, same, metric, seed, P)
     obs = brute_table(x, y, t, SPACE, TIME, closed, same, metric)
     np.testing.assert_array_equal(r.observed, obs)
@@ -150,14 +170,19 @@ def test_expected_equals_brute_force_permutations_same_seed(chicago, closed, met
 
 @pytest.mark.parametrize(
     ("kind", "mode"),
-    [("minutes_over_a_year", "lut"), ("arbitrary_float_days", "search"),
-     ("first_break_above_zero", "hist")],
+    [
+        ("minutes_over_a_year", "lut"),
+        ("arbitrary_float_days", "search"),
+        ("first_break_above_zero", "hist"),
+    ],
 )
 def test_permutation_kernels_match_brute_force(chicago, kind, mode, monkeypatch):
     """The histogram, lookup-table and searchsorted kernels (chosen by the time resolution)."""
     chosen = []
     select = knox_mod._select_mode
-    monkeypatch.setattr(knox_mod, "_select_mode", lambda *a: chosen.append(select(*a)) or chosen[-1])
+    monkeypatch.setattr(
+        knox_mod, "_select_mode", lambda *a: chosen.append(select(*a)) or chosen[-1]
+    )
     d = subsets(chicago)["box"].iloc[:400]
     x, y = d.X.to_numpy(), d.Y.to_numpy()
     rng = np.random.default_rng(3)
@@ -169,10 +194,13 @@ def test_permutation_kernels_match_brute_force(chicago, kind, mode, monkeypatch)
     else:
         t = d.t.to_numpy()
         space, time = [20, 100, 300], [2, 7, 21]
-    r = knox_test(x, y, t, space_bands=space, time_bands=time, closed="right",
-                  permutations=9, random_state=11)
+    r = knox_test(
+        x, y, t, space_bands=space, time_bands=time, closed="right", permutations=9, random_state=11
+    )
     sims = brute_permutations(x, y, t, space, time, "right", False, "euclidean", 11, 9)
-    np.testing.assert_array_equal(r.observed, brute_table(x, y, t, space, time, "right", False, "euclidean"))
+    np.testing.assert_array_equal(
+        r.observed, brute_table(x, y, t, space, time, "right", False, "euclidean")
+    )
     np.testing.assert_allclose(r.expected_mean, sims.mean(axis=0), atol=1e-9)
     assert chosen == [mode]
     if kind == "first_break_above_zero":
@@ -181,10 +209,26 @@ def test_permutation_kernels_match_brute_force(chicago, kind, mode, monkeypatch)
 
 
 def test_thread_count_does_not_change_results(month1):
-    a = knox_test(month1.X, month1.Y, month1.t, space_bands=[0, 100, 200], time_bands=[0, 7, 14],
-                  permutations=49, random_state=5, n_jobs=1)
-    b = knox_test(month1.X, month1.Y, month1.t, space_bands=[0, 100, 200], time_bands=[0, 7, 14],
-                  permutations=49, random_state=5, n_jobs=2)
+    a = knox_test(
+        month1.X,
+        month1.Y,
+        month1.t,
+        space_bands=[0, 100, 200],
+        time_bands=[0, 7, 14],
+        permutations=49,
+        random_state=5,
+        n_jobs=1,
+    )
+    b = knox_test(
+        month1.X,
+        month1.Y,
+        month1.t,
+        space_bands=[0, 100, 200],
+        time_bands=[0, 7, 14],
+        permutations=49,
+        random_state=5,
+        n_jobs=2,
+    )
     np.testing.assert_array_equal(a.expected_mean, b.expected_mean)
     np.testing.assert_array_equal(a.p_value, b.p_value)
 
@@ -206,7 +250,9 @@ def test_p_value_hand_case():
     y = np.array([1000.0, 1000.0, 5000.0])
     t = np.array([0.0, 0.0, 30.0])
     P, seed = 60, 42
-    r = knox_test(x, y, t, space_bands=[0, 100], time_bands=[0, 7], permutations=P, random_state=seed)
+    r = knox_test(
+        x, y, t, space_bands=[0, 100], time_bands=[0, 7], permutations=P, random_state=seed
+    )
     rng = np.random.default_rng(seed)
     k = sum(int(rng.permutation(3)[2] == 2) for _ in range(P))
     assert 0 < k < P
@@ -226,8 +272,9 @@ def test_band_edges_exact_and_closure_rule():
     y = np.array([1000.0, 1000.0, 1400.0])
     t = np.array([0.0, 7.0, 14.0])
     left = knox_test(x, y, t, space_bands=[0, 100, 500], time_bands=[0, 7, 14], permutations=1)
-    right = knox_test(x, y, t, space_bands=[0, 100, 500], time_bands=[0, 7, 14],
-                      closed="right", permutations=1)
+    right = knox_test(
+        x, y, t, space_bands=[0, 100, 500], time_bands=[0, 7, 14], closed="right", permutations=1
+    )
     # P1-P2: hypot(200, 400) = 447.2 m, 7 days
     assert left.observed[1, 1] == 2  # [100, 500) x [7, 14): P0-P1 and P1-P2
     assert left.observed[2, 2] == 1  # [500, inf) x [14, inf): P0-P2
@@ -248,8 +295,9 @@ def test_float_noise_does_not_move_pairs_across_a_break():
     t = np.array([t0, t0 + 7.0])
     r = knox_test(x, y, t, space_bands=[0, 100, 200], time_bands=[0, 7, 14], permutations=1)
     assert r.observed[1, 1] == 1  # [100, 200) x [7, 14)
-    r = knox_test(x, y, t, space_bands=[0, 100, 200], time_bands=[0, 7, 14], closed="right",
-                  permutations=1)
+    r = knox_test(
+        x, y, t, space_bands=[0, 100, 200], time_bands=[0, 7, 14], closed="right", permutations=1
+    )
     assert r.observed[0, 0] == 1  # [0, 100] x [0, 7]
 
 
@@ -257,8 +305,9 @@ def test_same_location_band_takes_distance_zero_only():
     x = np.array([1000.0, 1000.0, 1000.5, 1300.0])
     y = np.array([1000.0, 1000.0, 1000.0, 1000.0])
     t = np.array([0.0, 1.0, 2.0, 3.0])
-    r = knox_test(x, y, t, space_bands=[0, 100, 400], time_bands=[0, 7], same_location=True,
-                  permutations=1)
+    r = knox_test(
+        x, y, t, space_bands=[0, 100, 400], time_bands=[0, 7], same_location=True, permutations=1
+    )
     assert r.space_labels[:2] == ("0 (same location)", "(0, 100)")
     np.testing.assert_array_equal(r.observed[:, 0], [1, 2, 3, 0])
 
@@ -311,16 +360,37 @@ def test_reproduces_near_repeat_calculator_observed_table(month1):
     inst/extdata/chicago_be_month1_NRverbose_2019-09-23_143005.csv.
     """
     nrc = np.array(
-        [[28, 5, 5, 2], [44, 13, 8, 4], [97, 56, 19, 16], [77, 67, 45, 20],
-         [182194, 146149, 95237, 45879]]
+        [
+            [28, 5, 5, 2],
+            [44, 13, 8, 4],
+            [97, 56, 19, 16],
+            [77, 67, 45, 20],
+            [182194, 146149, 95237, 45879],
+        ]
     )
-    r = knox_test(month1.X, month1.Y, month1.t, space_bands=[0, 1, 100, 200, 300],
-                  time_bands=[0, 7, 14, 21], metric="manhattan", permutations=99, random_state=1)
+    r = knox_test(
+        month1.X,
+        month1.Y,
+        month1.t,
+        space_bands=[0, 1, 100, 200, 300],
+        time_bands=[0, 7, 14, 21],
+        metric="manhattan",
+        permutations=99,
+        random_state=1,
+    )
     np.testing.assert_array_equal(r.observed, nrc)
     # the same table with Guardian's "same location" band (no pairs lie in (0, 1) m here)
-    r2 = knox_test(month1.X, month1.Y, month1.t, space_bands=[0, 100, 200, 300],
-                   time_bands=[0, 7, 14, 21], same_location=True, metric="manhattan",
-                   permutations=1, random_state=1)
+    r2 = knox_test(
+        month1.X,
+        month1.Y,
+        month1.t,
+        space_bands=[0, 100, 200, 300],
+        time_bands=[0, 7, 14, 21],
+        same_location=True,
+        metric="manhattan",
+        permutations=1,
+        random_state=1,
+    )
     np.testing.assert_array_equal(r2.observed, nrc)
     # NRC's "Observed over mean expected" flags the three short-range 0-7 day cells
     # (significant at its best possible p of 0.05 with 19 iterations); so does Guardian
@@ -333,15 +403,26 @@ def test_reproduces_nearrepeat_vignette_tables(month1):
     open-ended bands, so the finite cells are compared."""
     obs_r = np.array([[28, 5, 5], [141, 69, 27], [186, 140, 100], [237, 192, 128]])
     ratio_r = np.array(
-        [[1.8027842, 0.4043552, 0.6128082], [1.4121203, 0.8621871, 0.5170609],
-         [1.0144070, 0.9499294, 1.0511474], [0.9754211, 0.9806536, 1.0071754]]
+        [
+            [1.8027842, 0.4043552, 0.6128082],
+            [1.4121203, 0.8621871, 0.5170609],
+            [1.0144070, 0.9499294, 1.0511474],
+            [0.9754211, 0.9806536, 1.0071754],
+        ]
     )
     p_r = np.array(
         [[0.001, 1.000, 0.943], [0.001, 0.929, 1.000], [0.435, 0.785, 0.312], [0.696, 0.635, 0.479]]
     )
-    r = knox_test(month1.X, month1.Y, month1.t, space_bands=[0, 0.1, 200, 400, 600],
-                  time_bands=[0, 7, 14, 21], metric="manhattan", permutations=999,
-                  random_state=9489)
+    r = knox_test(
+        month1.X,
+        month1.Y,
+        month1.t,
+        space_bands=[0, 0.1, 200, 400, 600],
+        time_bands=[0, 7, 14, 21],
+        metric="manhattan",
+        permutations=999,
+        random_state=9489,
+    )
     np.testing.assert_array_equal(r.observed[:4, :3], obs_r)
     # different RNG, so Monte Carlo noise: ratios within 0.12, p-values within 0.12
     np.testing.assert_allclose(r.knox_ratio[:4, :3], ratio_r, atol=0.12)
@@ -357,12 +438,36 @@ def test_reproduces_nearrepeat_vignette_tables(month1):
 
 
 def test_to_dict_is_json_with_the_documented_keys_and_to_frame_is_long(month1):
-    r = knox_test(month1.X, month1.Y, month1.t, space_bands=[0, 100, 200], time_bands=[0, 7, 14],
-                  same_location=True, permutations=19, random_state=3)
+    r = knox_test(
+        month1.X,
+        month1.Y,
+        month1.t,
+        space_bands=[0, 100, 200],
+        time_bands=[0, 7, 14],
+        same_location=True,
+        permutations=19,
+        random_state=3,
+    )
     d = r.to_dict()
-    for key in ["n_events", "permutations", "seed", "space_bands", "time_bands", "closed", "metric",
-                "observed", "expected_mean", "expected_median", "knox_ratio", "knox_ratio_median",
-                "p_value", "z_score", "significant", "space_labels", "time_labels"]:
+    for key in [
+        "n_events",
+        "permutations",
+        "seed",
+        "space_bands",
+        "time_bands",
+        "closed",
+        "metric",
+        "observed",
+        "expected_mean",
+        "expected_median",
+        "knox_ratio",
+        "knox_ratio_median",
+        "p_value",
+        "z_score",
+        "significant",
+        "space_labels",
+        "time_labels",
+    ]:
         assert key in d
     text = json.dumps(d, allow_nan=False)
     assert json.loads(text)["seed"] == 3
@@ -402,12 +507,19 @@ def test_derive_cocoon_parameters_walks_outward_from_the_origin():
     x = np.array([1000.0, 1050.0, 1500.0])
     y = np.array([1000.0, 1000.0, 1000.0])
     t = np.array([0.0, 3.0, 10.0])
-    base = knox_test(x, y, t, space_bands=[0, 100, 200, 300], time_bands=[0, 7, 14, 21],
-                     permutations=1)
+    base = knox_test(
+        x, y, t, space_bands=[0, 100, 200, 300], time_bands=[0, 7, 14, 21], permutations=1
+    )
     # docstring example: (0,0), (1,0), (0,1) hot; (2,2) hot but not connected
-    assert derive_cocoon_parameters(_with_hot(base, [(0, 0), (1, 0), (0, 1), (2, 2)])) == (200.0, 14.0)
+    assert derive_cocoon_parameters(_with_hot(base, [(0, 0), (1, 0), (0, 1), (2, 2)])) == (
+        200.0,
+        14.0,
+    )
     # a staircase: (0,0) -> (0,1) -> (1,1) -> (2,1)
-    assert derive_cocoon_parameters(_with_hot(base, [(0, 0), (0, 1), (1, 1), (2, 1)])) == (300.0, 14.0)
+    assert derive_cocoon_parameters(_with_hot(base, [(0, 0), (0, 1), (1, 1), (2, 1)])) == (
+        300.0,
+        14.0,
+    )
     # origin not hot: no near-repeat pattern to act on
     assert derive_cocoon_parameters(_with_hot(base, [(1, 0), (0, 1)])) is None
     # the open-ended bands never count
@@ -419,8 +531,15 @@ def test_derive_cocoon_parameters_walks_outward_from_the_origin():
 
 
 def test_derive_cocoon_parameters_ignores_the_same_location_row(month1):
-    r = knox_test(month1.X, month1.Y, month1.t, space_bands=[0, 100, 200, 300],
-                  time_bands=[0, 7, 14, 21], same_location=True, permutations=1)
+    r = knox_test(
+        month1.X,
+        month1.Y,
+        month1.t,
+        space_bands=[0, 100, 200, 300],
+        time_bands=[0, 7, 14, 21],
+        same_location=True,
+        permutations=1,
+    )
     only_repeats = _with_hot(r, [(0, 0)])  # same location only
     assert derive_cocoon_parameters(only_repeats) is None
     assert derive_cocoon_parameters(_with_hot(r, [(0, 0), (1, 0), (2, 0)])) == (200.0, 7.0)
@@ -428,8 +547,15 @@ def test_derive_cocoon_parameters_ignores_the_same_location_row(month1):
 
 def test_derive_cocoon_parameters_on_real_burglary(chicago):
     """Chicago 2016 burglary, 999 permutations: a near-repeat zone exists at short range."""
-    r = knox_test(chicago.X, chicago.Y, chicago.t, space_bands=[0, 100, 200, 300, 400, 500],
-                  time_bands=[0, 7, 14, 21, 28, 35, 42, 49, 56], permutations=199, random_state=1)
+    r = knox_test(
+        chicago.X,
+        chicago.Y,
+        chicago.t,
+        space_bands=[0, 100, 200, 300, 400, 500],
+        time_bands=[0, 7, 14, 21, 28, 35, 42, 49, 56],
+        permutations=199,
+        random_state=1,
+    )
     params = derive_cocoon_parameters(r)
     assert params is not None
     radius, window = params
@@ -442,8 +568,15 @@ def test_derive_cocoon_parameters_on_real_burglary(chicago):
 
 
 def test_knox_heatmap_writes_png_and_draws_on_axes(month1, tmp_path):
-    r = knox_test(month1.X, month1.Y, month1.t, space_bands=[0, 100, 200], time_bands=[0, 7, 14],
-                  permutations=19, random_state=2)
+    r = knox_test(
+        month1.X,
+        month1.Y,
+        month1.t,
+        space_bands=[0, 100, 200],
+        time_bands=[0, 7, 14],
+        permutations=19,
+        random_state=2,
+    )
     out = tmp_path / "knox.png"
     knox_heatmap(r, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -470,8 +603,9 @@ def test_memory_is_not_quadratic(chicago):
     y = chicago.Y.to_numpy()[idx] + rng.uniform(-50, 50, idx.size)
     t = rng.integers(0, 3100, idx.size).astype(float)
     tracemalloc.start()
-    r = knox_test(x, y, t, space_bands=[0, 100, 200], time_bands=[0, 7, 14], permutations=3,
-                  random_state=0)
+    r = knox_test(
+        x, y, t, space_bands=[0, 100, 200], time_bands=[0, 7, 14], permutations=3, random_state=0
+    )
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     # n^2 float64 would be 12.8 GB; n(n-1)/2 pairs 6.4 GB. Close pairs here are ~10^6.

@@ -334,6 +334,8 @@ def test_predict_window_rules_and_validation():
         SEPPRisk(max_iter=0).fit(ev, "2016-05-01")
     with pytest.raises(InputError, match="geographic"):
         NaiveRisk().fit(ev.assign(crs="EPSG:4326"), "2016-05-01")
+    with pytest.raises(InputError, match="but the grid is in"):
+        NaiveRisk(grid=Grid(0.0, 0.0, 150.0, 3, 3, "EPSG:27700")).fit(ev, "2016-05-01")
     with pytest.raises(InputError, match="tz-aware"):
         NaiveRisk().fit(ev.assign(time=ev["time"].dt.tz_localize(None)), "2016-05-01")
     with pytest.raises(InputError, match="missing columns"):

@@ -497,6 +497,17 @@ def test_parameter_and_input_validation(engine, tmp_path):
         open_(engine, at(1), max_visits=0)
     with pytest.raises(InputError, match="status \\['closed'\\]"):
         svc.list_cocoons(engine, as_of=at(1), statuses=["closed"])
+    open_(engine, at(1))
+    (c,) = svc.list_cocoons(engine, as_of=at(1), dataset=DS)
+    with pytest.raises(NotFound, match="had not been opened"):
+        svc.get_cocoon(engine, ref=c["ref"], as_of=at(-1))
+    with pytest.raises(NotFound, match="no cocoon C-999"):
+        svc.get_cocoon(engine, ref="C-999", as_of=at(1))
+    with pytest.raises(InputError, match="is a visit"):
+        svc.get_cocoon(engine, ref="V-1", as_of=at(1))
+    # "now" inside the loaded data: the default as-of is now.
+    now = at(0, 5)
+    assert svc.default_as_of(engine, dataset=DS, now=now) == (now, "now")
 
 
 # --------------------------------------------------------------------------------------------
@@ -633,6 +644,10 @@ def test_cli_end_to_end_on_chicago(tmp_path):
         return r
 
     run("ingest", CHICAGO_BE, "--mapping", REPO / "mappings" / "chicago_be.toml", "--json")
+    r = run("cocoons", "list", ok=False)
+    assert isinstance(r.exception, NotFound) and "no cocoons yet" in str(r.exception)
+    r = run("cocoons", "open", "--force", "chicago", "--as-of", "soon", ok=False)
+    assert isinstance(r.exception, InputError) and "--as-of 'soon'" in str(r.exception)
     r = run("cocoons", "open", "--force", "chicago", "--from", "2016-01", "--to", "2016-01",
             "--as-of", "2016-02-01", "--owner", "District 7", "--json")
     rep = json.loads(r.output)

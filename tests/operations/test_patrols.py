@@ -465,7 +465,8 @@ def test_peak_hours_from_exact_times(sqlite_engine, shared_data, tmp_path):
     assert h["counts"] == counts.tolist()
     win = [sum(counts[(s + k) % 24] for k in range(4)) for s in range(24)]
     assert h["peak_start"] == int(np.argmax(win))
-    assert plan["peak_hours"] == f"{h['peak_start']:02d}:00-{(h['peak_start'] + 4) % 24:02d}:00"
+    assert plan["peak_hours"] == (f"{h['peak_start']:02d}:00-{(h['peak_start'] + 4) % 24:02d}:00"
+                                  " local")
 
 
 # --------------------------------------------------------------------------------------------
@@ -517,6 +518,10 @@ def test_cli_plan_log_dosage(cli_app, tmp_path):
     assert d["totals"]["interactions"]["engagements"] == 2
     res = runner.invoke(cli_app, ["patrols", "dosage", str(plan["id"])])
     assert res.exit_code == 0 and "visits on control days (contamination)" in res.output
+    res = runner.invoke(cli_app, ["patrols", "show", plan["ref"], "--json"])
+    assert res.exit_code == 0 and json.loads(res.output) == plan
+    res = runner.invoke(cli_app, ["patrols", "show", plan["ref"]])
+    assert res.exit_code == 0 and "why each spot" in res.output
     res = runner.invoke(cli_app, ["patrols", "list"])
     assert res.exit_code == 0 and plan["ref"] in res.output and "random 3/7" in res.output
     # domain errors reach the caller as GuardianError (guardian.cli.main prints them, exit 2)

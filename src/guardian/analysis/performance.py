@@ -372,14 +372,15 @@ class WindowComparison:
 def _why_incomplete(w: Window, role: str) -> str:
     parts = []
     if w.missing:
-        parts.append(f"not loaded: {_span(w.missing)}")
+        parts.append(f"not loaded: {month_span(w.missing)}")
     if w.anomalous:
         parts.append(f"flagged as anomalies: {', '.join(w.anomalous)}")
     return f"{role} {w.start}..{w.end} has {w.coverage} ({'; '.join(parts)})"
 
 
-def _span(months: Sequence[str]) -> str:
-    """Compact list of months: consecutive runs as 'a..b'."""
+def month_span(months: Sequence[str]) -> str:
+    """Compact list of sorted months, consecutive runs as ``a..b``:
+    ``["2021-01", "2021-02", "2021-05"] -> "2021-01..2021-02, 2021-05"``."""
     runs: list[list[str]] = []
     for m in months:
         if runs and add_months(runs[-1][-1], 1) == m:

@@ -44,7 +44,9 @@ def _column(frame: pd.DataFrame, spec: str, option: str, header: bool) -> pd.Ser
                 f"{option} {spec!r}: with --no-header, columns are 0-based positions (e.g. 0, 1, 2)."
             ) from exc
         if not 0 <= pos < frame.shape[1]:
-            raise InputError(f"{option} {pos}: the file has only {frame.shape[1]} columns (0-based).")
+            raise InputError(
+                f"{option} {pos}: the file has only {frame.shape[1]} columns (0-based)."
+            )
         return frame.iloc[:, pos]
     if spec in frame.columns:
         return frame[spec]
@@ -75,7 +77,9 @@ def events_from_csv(
     frame = pd.read_csv(path, header=0 if header else None, dtype=str, keep_default_na=True)
     xs = pd.to_numeric(_column(frame, x, "--x", header), errors="coerce")
     ys = pd.to_numeric(_column(frame, y, "--y", header), errors="coerce")
-    dates = pd.to_datetime(_column(frame, date, "--date", header), format=date_format, errors="coerce")
+    dates = pd.to_datetime(
+        _column(frame, date, "--date", header), format=date_format, errors="coerce"
+    )
     # Without --time a time of day inside the date column is kept; with --time the date
     # column gives the day and the time column the fraction of it.
     days = dates.dt.normalize() if time else dates
@@ -85,7 +89,9 @@ def events_from_csv(
         td = pd.to_timedelta(tt.where(tt.str.count(":") != 1, tt + ":00"), errors="coerce")
         frac = td / pd.Timedelta(days=1)
     ok = xs.notna() & ys.notna() & days.notna() & frac.notna()
-    ok &= np.isfinite(xs.fillna(np.nan).to_numpy(float)) & np.isfinite(ys.fillna(np.nan).to_numpy(float))
+    ok &= np.isfinite(xs.fillna(np.nan).to_numpy(float)) & np.isfinite(
+        ys.fillna(np.nan).to_numpy(float)
+    )
     bad_lines = [int(i) + (2 if header else 1) for i in np.flatnonzero(~ok.to_numpy())]
     if ok.sum() < 2:
         raise InputError(
@@ -127,7 +133,9 @@ def events_from_store(
     engine = get_engine()
     try:
         dataset = resolve_dataset(engine, force)
-        ev = events_frame(engine, dataset=dataset, categories=cats, start_month=start, end_month=end)
+        ev = events_frame(
+            engine, dataset=dataset, categories=cats, start_month=start, end_month=end
+        )
     finally:
         engine.dispose()
     located = ev["x"].notna() & ev["y"].notna() & ev["time"].notna()
@@ -173,8 +181,10 @@ def result_tables(result: Any) -> list[Table]:
     """Rich tables: observed counts, and Knox ratios with p-values (significant in bold red)."""
     obs = Table(title=f"Observed pairs ({result.n_events:,} events)")
     rat = Table(
-        title=(f"Knox ratio (p-value), {result.permutations} permutations, seed {result.seed}; "
-               f"[bold red]significant[/]: p <= {result.alpha:g} and ratio >= {result.min_ratio:g}")
+        title=(
+            f"Knox ratio (p-value), {result.permutations} permutations, seed {result.seed}; "
+            f"[bold red]significant[/]: p <= {result.alpha:g} and ratio >= {result.min_ratio:g}"
+        )
     )
     for t in (obs, rat):
         t.add_column("distance (m) \\ days", style="bold")
@@ -200,44 +210,84 @@ def register(app: typer.Typer) -> None:
 
     @nr.command("knox")
     def knox_cmd(
-        file: Path | None = typer.Argument(None, help="CSV of events (or use --force for the store)."),
+        file: Path | None = typer.Argument(
+            None, help="CSV of events (or use --force for the store)."
+        ),
         x: str | None = typer.Option(None, "--x", help="Column of x (metres)."),
         y: str | None = typer.Option(None, "--y", help="Column of y (metres)."),
-        date: str | None = typer.Option(None, "--date", help="Column of the event date (a time of day in it is used unless --time is given)."),
-        time: str | None = typer.Option(None, "--time", help="Column of the time of day (HH:MM[:SS])."),
-        date_format: str | None = typer.Option(None, "--date-format", help="strptime format of --date."),
-        no_header: bool = typer.Option(False, "--no-header", help="The file has no header row; columns are 0-based positions."),
-        force: str | None = typer.Option(None, "--force", help="Dataset in the store (e.g. essex, chicago_be)."),
-        category: str | None = typer.Option(None, "--category", help="police.uk category, e.g. burglary."),
+        date: str | None = typer.Option(
+            None,
+            "--date",
+            help="Column of the event date (a time of day in it is used unless --time is given).",
+        ),
+        time: str | None = typer.Option(
+            None, "--time", help="Column of the time of day (HH:MM[:SS])."
+        ),
+        date_format: str | None = typer.Option(
+            None, "--date-format", help="strptime format of --date."
+        ),
+        no_header: bool = typer.Option(
+            False, "--no-header", help="The file has no header row; columns are 0-based positions."
+        ),
+        force: str | None = typer.Option(
+            None, "--force", help="Dataset in the store (e.g. essex, chicago_be)."
+        ),
+        category: str | None = typer.Option(
+            None, "--category", help="police.uk category, e.g. burglary."
+        ),
         start: str | None = typer.Option(None, "--from", help="First month YYYY-MM (store)."),
         end: str | None = typer.Option(None, "--to", help="Last month YYYY-MM (store)."),
-        space_bands: str = typer.Option(..., "--space-bands", help="Space breaks in metres, e.g. 0,100,200,300."),
-        time_bands: str = typer.Option(..., "--time-bands", help="Time breaks in days, e.g. 0,7,14,21."),
-        same_location: bool = typer.Option(False, "--same-location", help="Add a 'distance exactly 0' band."),
+        space_bands: str = typer.Option(
+            ..., "--space-bands", help="Space breaks in metres, e.g. 0,100,200,300."
+        ),
+        time_bands: str = typer.Option(
+            ..., "--time-bands", help="Time breaks in days, e.g. 0,7,14,21."
+        ),
+        same_location: bool = typer.Option(
+            False, "--same-location", help="Add a 'distance exactly 0' band."
+        ),
         closed: str = typer.Option("left", "--closed", help="left: [a, b); right: (a, b]."),
         metric: str = typer.Option("euclidean", "--metric", help="euclidean or manhattan."),
         permutations: int = typer.Option(999, "--permutations", help="Monte Carlo permutations."),
-        seed: int | None = typer.Option(None, "--seed", help="Random seed (written into the output)."),
+        seed: int | None = typer.Option(
+            None, "--seed", help="Random seed (written into the output)."
+        ),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
         json_out: Path | None = typer.Option(None, "--json", help="Write the result as JSON here."),
-        figure: Path | None = typer.Option(None, "--figure", help="Write the heat-map here (.png, .svg)."),
+        figure: Path | None = typer.Option(
+            None, "--figure", help="Write the heat-map here (.png, .svg)."
+        ),
     ) -> None:
         """Knox test: observed vs expected pairs per distance band and time band."""
-        from guardian.analysis.nearrepeat import knox_heatmap, knox_test
+        from guardian.analysis.nearrepeat import derive_cocoon_parameters, knox_heatmap, knox_test
 
         console = _console()
         if (file is None) == (force is None):
-            raise InputError("Give either a CSV FILE or --force NAME (events in the store), not both.")
+            raise InputError(
+                "Give either a CSV FILE or --force NAME (events in the store), not both."
+            )
         if file is not None:
-            store_only = [o for o, v in (("--category", category), ("--from", start), ("--to", end)) if v]
+            store_only = [
+                o for o, v in (("--category", category), ("--from", start), ("--to", end)) if v
+            ]
             if store_only:
-                raise InputError(f"{', '.join(store_only)} apply to --force (the store) only; "
-                                 "filter the CSV file before running on it.")
+                raise InputError(
+                    f"{', '.join(store_only)} apply to --force (the store) only; "
+                    "filter the CSV file before running on it."
+                )
             missing = [o for o, v in (("--x", x), ("--y", y), ("--date", date)) if v is None]
             if missing:
-                raise InputError(f"With a FILE, give {', '.join(missing)} (column names, or positions with --no-header).")
+                raise InputError(
+                    f"With a FILE, give {', '.join(missing)} (column names, or positions with --no-header)."
+                )
             xs, ys, t, info = events_from_csv(
-                file, x=x, y=y, date=date, time=time, header=not no_header, date_format=date_format  # type: ignore[arg-type]
+                file,
+                x=x,
+                y=y,
+                date=date,
+                time=time,
+                header=not no_header,
+                date_format=date_format,  # type: ignore[arg-type]
             )
         else:
             xs, ys, t, info = events_from_store(force, category=category, start=start, end=end)  # type: ignore[arg-type]
@@ -250,26 +300,53 @@ def register(app: typer.Typer) -> None:
         for w in info.get("warnings", []):
             console.print(f"[yellow]warning:[/] {w}")
 
-        with Progress(TextColumn("Knox permutations"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                      console=console, transient=True) as prog:
+        with Progress(
+            TextColumn("Knox permutations"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as prog:
             task = prog.add_task("knox", total=permutations if permutations > 0 else 1)
             result = knox_test(
-                xs, ys, t,
+                xs,
+                ys,
+                t,
                 space_bands=_parse_breaks("--space-bands", space_bands),
                 time_bands=_parse_breaks("--time-bands", time_bands),
-                closed=closed, same_location=same_location, metric=metric,
-                permutations=permutations, alpha=alpha, random_state=seed,
+                closed=closed,
+                same_location=same_location,
+                metric=metric,
+                permutations=permutations,
+                alpha=alpha,
+                random_state=seed,
                 progress=lambda done, total: prog.update(task, completed=done),
             )
         for table in result_tables(result):
             console.print(table)
         for w in result.warnings:
             console.print(f"[yellow]warning:[/] {w}")
-        console.print(f"seed {result.seed}; {result.n_close_pairs:,} pairs closer than "
-                      f"{result.space_bands[-1]:g} m enumerated")
+        console.print(
+            f"seed {result.seed}; {result.n_close_pairs:,} pairs closer than "
+            f"{result.space_bands[-1]:g} m enumerated"
+        )
+        cocoon = derive_cocoon_parameters(result, min_ratio=result.min_ratio, alpha=result.alpha)
+        if cocoon is None:
+            console.print(
+                "no significant near-repeat zone at the origin (first distance band, "
+                "first time band): no cocoon size suggested"
+            )
+        else:
+            console.print(
+                f"suggested cocoon: {cocoon[0]:g} m for {cocoon[1]:g} days "
+                "(furthest significant bands reached from the origin; docs/near-repeat.md)"
+            )
         if json_out is not None:
             doc = result.to_dict()
+            doc["cocoon"] = (
+                None if cocoon is None else {"radius_m": cocoon[0], "window_days": cocoon[1]}
+            )
             doc["input"] = info
             json_out.write_text(json.dumps(doc, indent=2))
             console.print(f"wrote {json_out}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -61,7 +62,8 @@ def _print_plan(console: Console, plan: dict) -> None:
               f"rest, balanced across days; seed {p['seed']}")
     console.print(f"dosage: {p['visits_per_day']} visits a patrol day of about {p['minutes']:g} "
                   f"minutes each; {design}")
-    console.print(f"peak hours: {plan['peak_hours']}")
+    hours = plan["hours"]
+    console.print(hours["note"] if hours.get("known") else f"peak hours: {plan['peak_hours']}")
     console.print(f"targeting: {', '.join(p['categories'])}; {tg['start_month']}..{tg['end_month']}"
                   f" ({len(tg['months_used'])} months loaded); {p['cell_m']:g} m cells; spots are "
                   f"{tg['location_note']}")
@@ -151,6 +153,20 @@ def register(app: typer.Typer) -> None:
             json_out.write_text(json.dumps(plan, indent=1, default=str))
             console.print(f"saved {json_out}")
 
+    @patrols.command("show")
+    def show_cmd(
+        plan_id: str = typer.Argument(..., help="plan id (12 or P-12)"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON instead of tables"),
+    ) -> None:
+        """Show a stored plan: spots, why, patrol and control days, peak hours, notes."""
+        from guardian.operations.patrols.service import get_plan
+
+        plan = get_plan(_engine(), plan_id=plan_id)
+        if as_json:
+            typer.echo(json.dumps(plan, indent=1, default=str))
+            return
+        _print_plan(_console(), plan)
+
     @patrols.command("log")
     def log_cmd(
         plan_id: str = typer.Argument(..., help="plan id (12 or P-12)"),
@@ -187,12 +203,15 @@ def register(app: typer.Typer) -> None:
         """Delivered dosage against plan: minutes, visits, Koper share, contamination."""
         from guardian.operations.patrols.service import plan_dosage
 
-        d = plan_dosage(_engine(), plan_id=plan_id)
+        d = plan_dosage(_engine(), plan_id=plan_id, as_of=datetime.now(UTC))
         if as_json:
             typer.echo(json.dumps(d, indent=1, default=str))
             return
         console = _console()
         summary, per = _dosage_tables(d)
+        console.print(f"{d['plan']['ref']}: {d['status']}; {d['plan']['parameters']['visits_per_day']}"
+                      f" visits of {d['plan']['parameters']['minutes']:g} minutes planned per "
+                      "patrol day")
         console.print(summary)
         console.print(per)
         for w in d["warnings"]:

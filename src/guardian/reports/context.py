@@ -142,7 +142,7 @@ class BriefingContext:
         if self.month not in self.loaded_months[self.force]:
             lm = self.loaded_months[self.force]
             raise NotFound(f"{self.month} is not loaded for {self.force}; loaded months run "
-                           f"{lm[0]}..{lm[-1]} with gaps {perf._span(sorted(set(perf.month_range(lm[0], lm[-1])) - set(lm))) or 'none'}; "
+                           f"{lm[0]}..{lm[-1]} with gaps {perf.month_span(sorted(set(perf.month_range(lm[0], lm[-1])) - set(lm))) or 'none'}; "
                            f"choose a loaded month or load {self.month}")
 
     @cached_property

@@ -360,6 +360,12 @@ def harm_spots(
     if area is None:
         area = StudyArea.from_events(events, cell_m=cell_m, neighbourhood=neighbourhood)
     grid = area.grid
+    ev_crs = _crs(events)
+    if grid.crs and ev_crs and ev_crs.upper() != grid.crs.upper():
+        raise InputError(
+            f"events are in {ev_crs} but the study area grid is in {grid.crs}; project the "
+            "events or rebuild the StudyArea from them"
+        )
     keep = _time_filter(events, start, end) & events["category"].isin(chosen).to_numpy()
     ev = events.loc[keep]
     w = w_all[keep]
@@ -411,12 +417,14 @@ def harm_spots(
         cell_to_spot[cs] = k
     ev_spot = np.full(len(ev), -1, dtype=np.int64)
     ev_spot[in_area] = cell_to_spot[flat[in_area]]
-    districts = _districts(ev).to_numpy()
-    locations = (
-        ev["location"].astype("string").fillna("").to_numpy()
-        if "location" in ev.columns
-        else np.full(len(ev), "", dtype=object)
-    )
+    # districts and street names are only needed for events inside a spot
+    in_spot = np.flatnonzero(ev_spot >= 0)
+    ev_in = ev.iloc[in_spot]
+    districts = np.full(len(ev), "", dtype=object)
+    districts[in_spot] = _districts(ev_in).to_numpy(dtype=object)
+    locations = np.full(len(ev), "", dtype=object)
+    if "location" in ev.columns:
+        locations[in_spot] = ev_in["location"].astype("string").fillna("").to_numpy(dtype=object)
     precision = "exact"
     if "time_precision" in ev.columns and (ev["time_precision"].astype(str) == "month").any():
         precision = "approximate"

@@ -45,7 +45,9 @@ def knox_heatmap(result: KnoxResult, path_or_ax: Any, *, title: str | None = Non
     elif isinstance(path_or_ax, (str, Path)):
         path = Path(path_or_ax)
         if not path.parent.exists():
-            raise InputError(f"Folder {str(path.parent)!r} for the figure does not exist; create it first.")
+            raise InputError(
+                f"Folder {str(path.parent)!r} for the figure does not exist; create it first."
+            )
         ns, nt = result.shape
         # A bare Figure on the Agg canvas: no pyplot, no global state, works headless.
         fig = Figure(figsize=(1.3 * nt + 3.0, 0.6 * ns + 2.0), dpi=120)
@@ -71,12 +73,20 @@ def knox_heatmap(result: KnoxResult, path_or_ax: Any, *, title: str | None = Non
             if sig[i, j]:
                 txt += "*"
             txt += f"\n{int(result.observed[i, j]):,}"
-            ax.text(j, i, txt, ha="center", va="center", fontsize=8,
-                    fontweight="bold" if sig[i, j] else "normal")
+            ax.text(
+                j,
+                i,
+                txt,
+                ha="center",
+                va="center",
+                fontsize=8,
+                fontweight="bold" if sig[i, j] else "normal",
+            )
             if sig[i, j]:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec="black"))
-    ax.set_xticks(range(len(result.time_labels)), labels=list(result.time_labels), rotation=30,
-                  ha="right")
+    ax.set_xticks(
+        range(len(result.time_labels)), labels=list(result.time_labels), rotation=30, ha="right"
+    )
     ax.set_yticks(range(len(result.space_labels)), labels=list(result.space_labels))
     ax.set_xlabel("time between events (days)")
     ax.set_ylabel(f"distance between events (metres, {result.metric})")

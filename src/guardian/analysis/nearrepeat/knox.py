@@ -63,7 +63,7 @@ _CLOSURES = ("left", "right")
 # Kernel tuning (internal; results never depend on these, only speed does).
 _BLOCK_PAIRS = 131_072  # close pairs per block (streamed; the gathered time rows stay in cache)
 _PERM_CHUNK = 32  # permutations generated and processed together
-_TIME_DTYPE = None  # None: smallest integer type that fits (tests may force one)
+_TIME_DTYPE = None  # None: the smallest integer type that fits the time differences
 _HIST_MAX_BINS = 8_192  # signed-difference histogram used when 2R+1 <= this
 _LUT_MAX_BINS = 1 << 22  # else a lookup table over clipped differences when this small
 
@@ -272,7 +272,9 @@ def _resolve_seed(random_state: Any) -> int:
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(0, 2**32))
     if isinstance(random_state, (bool, np.bool_)):
-        raise InputError(f"`random_state` must be None, an int or a numpy Generator; got {random_state!r}.")
+        raise InputError(
+            f"`random_state` must be None, an int or a numpy Generator; got {random_state!r}."
+        )
     if isinstance(random_state, (int, np.integer)):
         if random_state < 0:
             raise InputError(f"`random_state` must be a non-negative int; got {random_state}.")

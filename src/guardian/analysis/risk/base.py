@@ -185,6 +185,11 @@ class RiskEstimator:
         self.tz_ = arrays["tz"]
         self.time_precision_ = arrays["precision"]
         if self.grid is not None:
+            if self.grid.crs and arrays["crs"] and self.grid.crs.upper() != arrays["crs"].upper():
+                raise InputError(
+                    f"events are in {arrays['crs']} but the grid is in {self.grid.crs}; "
+                    "project the events or build the grid from them"
+                )
             self.grid_ = self.grid
         else:
             if x.size == 0:

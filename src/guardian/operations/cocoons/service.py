@@ -62,6 +62,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from guardian.errors import Conflict, InputError, NotFound
 from guardian.operations.cocoons.models import (
@@ -941,9 +942,13 @@ def open_cocoons(
             "location": r.location, "radius_m": p.radius_m, "window_days": p.window_days,
             "near_repeat_of_id": None, "added_as_of": as_of_u,
         } for lab, r in zip(new_label, new.itertuples(index=False), strict=True)]
-        member_ids = conn.execute(
-            insert(CocoonMember).returning(CocoonMember.id, sort_by_parameter_order=True),
-            member_rows).scalars().all()
+        try:
+            member_ids = conn.execute(
+                insert(CocoonMember).returning(CocoonMember.id, sort_by_parameter_order=True),
+                member_rows).scalars().all()
+        except IntegrityError as exc:  # another run opened some of them at the same time
+            raise Conflict(f"some of these burglaries of {ds.name} were cocooned by another run "
+                           "at the same time; this run was not applied: run `open` again") from exc
         report.added = len(member_ids)
 
         targets = sorted(set(target_of.values()))
@@ -1092,6 +1097,7 @@ def list_cocoons(
     as_of: datetime,
     dataset: str | None = None,
     statuses: Sequence[str] | None = LIVE_STATUSES,
+    ids: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Cocoons opened by ``as_of`` with their status at ``as_of``.
 
@@ -1104,6 +1110,8 @@ def list_cocoons(
         Exact dataset name; all datasets when omitted.
     statuses : sequence of str or None
         Any of ``open, active, expired, merged`` (default the live ones); None for all.
+    ids : sequence of int, optional
+        Only these cocoons.
 
     Returns
     -------
@@ -1124,6 +1132,8 @@ def list_cocoons(
              .where(Cocoon.opened_at <= as_of_u).order_by(Cocoon.opened_at.desc(), Cocoon.id))
         if dataset is not None:
             q = q.where(Dataset.name == _dataset(conn, dataset).name)
+        if ids is not None:
+            q = q.where(Cocoon.id.in_(list(ids)))
         rows = conn.execute(q).all()
         ids = [r.id for r in rows]
         counts = _visit_counts(conn, ids, as_of_u)
@@ -1193,8 +1203,11 @@ def get_cocoon(bind: Engine | Connection, *, ref: str | int, as_of: datetime) ->
         visits = conn.execute(select(v.__table__).join(CocoonMember, CocoonMember.id == v.member_id)
                               .where(v.cocoon_id == row.id, CocoonMember.reported_at <= as_of_u)
                               .order_by(v.due_at, v.member_id, v.rank)).all()
-        base = next(c for c in list_cocoons(conn, as_of=as_of, statuses=None)
-                    if c["id"] == row.id)
+        found = list_cocoons(conn, as_of=as_of, statuses=None, ids=[row.id])
+        if not found:
+            raise NotFound(f"cocoon {cocoon_ref(row.id)} had not been opened by "
+                           f"{_iso(as_of_u)}; give a later --as-of")
+        base = found[0]
     key_of = dict(zip(members["id"], members["event_key"], strict=True))
     base["followed_from"] = cocoon_ref(cid) if cid != row.id else None
     base["members_list"] = [{

@@ -44,7 +44,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from guardian.analysis.hotspots import StudyArea, harm_spots
-from guardian.data.schema import CATEGORIES, POLICE_GENERATED, empty_events
+from guardian.data.schema import CATEGORIES, empty_events
 from guardian.errors import Conflict, InputError, NotFound
 from guardian.operations.patrols.models import PatrolDay, PatrolPlan, PatrolSpot, PatrolVisit
 from guardian.operations.patrols.planning import (
@@ -268,9 +268,11 @@ def _iso_utc(value: datetime | None) -> str | None:
 
 
 def _pct(x: float | None) -> str:
+    """A share as a percentage: 16.7%, 0.9%, 0.043% (small shares keep two digits)."""
     if x is None or not np.isfinite(x):
         return "n/a"
-    return f"{100 * x:.1f}%"
+    v = 100 * x
+    return f"{v:.1f}%" if v >= 0.1 or v == 0 else f"{v:.2g}%"
 
 
 def _district_table(dataset_name: str) -> pd.DataFrame:
@@ -642,7 +644,7 @@ def _plan_header(p) -> dict[str, Any]:
             "sentence": p.summary.get("sentence"),
         },
         "hours": dict(p.hours),
-        "peak_hours": (f"{p.hours['peak_start']:02d}:00-{p.hours['peak_end']:02d}:00"
+        "peak_hours": (f"{p.hours['peak_start']:02d}:00-{p.hours['peak_end']:02d}:00 local"
                        if p.hours.get("known") else p.hours.get("note")),
         "notes": list(p.notes),
     }
@@ -997,6 +999,6 @@ def patrol_section_data(engine: Engine | Connection, *, dataset: str, as_of: dat
 
 __all__ = [
     "DEFAULT_CELL_M", "DEFAULT_MINUTES", "DEFAULT_SPOTS", "DEFAULT_VISITS_PER_DAY",
-    "POLICE_GENERATED", "create_plan", "get_plan", "list_plans", "log_visit",
+    "create_plan", "get_plan", "list_plans", "log_visit",
     "patrol_section_data", "plan_dosage", "plan_ref",
 ]

@@ -29,6 +29,16 @@ def _measure(ctx, column: str) -> dict:
     }
 
 
+def _coverage(w: dict) -> str:
+    """``"10 of 12 months (missing 2021-01..2021-02)"``."""
+    notes = []
+    if w["missing"]:
+        notes.append(f"missing {perf.month_span(w['missing'])}")
+    if w["anomalous"]:
+        notes.append(f"anomalous {', '.join(w['anomalous'])}")
+    return w["coverage"] + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def _sentences(ctx, name: str, m: dict) -> list[str]:
     ml = c.month_label(ctx.month)
     comp, roll = m["comparisons"], m["rolling_12_months"]
@@ -58,7 +68,8 @@ def _sentences(ctx, name: str, m: dict) -> list[str]:
             out.append(f"For the 12 months to {ml}, {name} {c.pct(r['pct_change'])} on {what} "
                        f"({r['current']['total']:,} against {r['reference']['total']:,}).")
         else:
-            out.append(f"The 12 months to {ml} cannot be compared with {what}: {r['reason']}.")
+            out.append(f"For the 12 months to {ml}, {name} are not compared with {what}: "
+                       f"{_coverage(r['current'])} against {_coverage(r['reference'])}.")
     return out
 
 

@@ -28,7 +28,7 @@ def build(ctx) -> dict:
                                 anomalies, ctx.month)
     missing = [r["month"] for r in rows if not r["loaded"]]
     return {"months": rows, "first": months[0], "last": months[-1],
-            "not_loaded": missing, "not_loaded_text": perf._span(missing) if missing else "",
+            "not_loaded": missing, "not_loaded_text": perf.month_span(missing) if missing else "",
             "anomalies": [m for m in anomalies if m in months], "chart": chart}
 
 
