@@ -52,15 +52,22 @@ def naive_figures(df: pd.DataFrame) -> tuple[float, int]:
     cats = sorted(df["Crime type"].unique())
     districts = sorted(df["district"].dropna().unique())
     n = 0
-    for m in months:                     # monthly crime / ASB totals
+    for m in months:  # monthly crime / ASB totals
         for asb in (True, False):
-            n += int(((df["Month"] == m) & ((df["Crime type"] == "Anti-social behaviour") == asb)).sum())
-    for m in months[-2:] + ["2020-12", "2019-12"]:  # month x category: month, previous, LY, baseline
+            n += int(
+                ((df["Month"] == m) & ((df["Crime type"] == "Anti-social behaviour") == asb)).sum()
+            )
+    for m in months[-2:] + [
+        "2020-12",
+        "2019-12",
+    ]:  # month x category: month, previous, LY, baseline
         for c in cats:
             n += int(((df["Month"] == m) & (df["Crime type"] == c)).sum())
-    for d in districts:                  # district x category for the month (rates, harm)
+    for d in districts:  # district x category for the month (rates, harm)
         for c in cats:
-            n += int(((df["Month"] == MONTH) & (df["district"] == d) & (df["Crime type"] == c)).sum())
+            n += int(
+                ((df["Month"] == MONTH) & (df["district"] == d) & (df["Crime type"] == c)).sum()
+            )
     return time.perf_counter() - t, n
 
 
@@ -68,9 +75,22 @@ def run_cli(home: Path, out: Path) -> float:
     env = {**os.environ, "GUARDIAN_HOME": str(home)}
     env.pop("GUARDIAN_DATABASE_URL", None)
     t = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).with_name("guardian")), "brief", "--force", "essex",
-                    "--month", MONTH, "--out", str(out)], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("guardian")),
+            "brief",
+            "--force",
+            "essex",
+            "--month",
+            MONTH,
+            "--out",
+            str(out),
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - t
 
 
@@ -106,16 +126,25 @@ def phases(home: Path) -> dict[str, float]:
 
 def main() -> None:
     files = sorted(ESSEX.glob("*-essex-street.csv.gz"))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"load average at start {os.getloadavg()[0]:.1f}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average at start {os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         env = {**os.environ, "GUARDIAN_HOME": str(home)}
         env.pop("GUARDIAN_DATABASE_URL", None)
         t = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).with_name("guardian")), "ingest", str(ESSEX)],
-                       env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        print(f"setup: ingest 15 Essex months into SQLite: {time.perf_counter() - t:.1f} s (not timed below)")
+        subprocess.run(
+            [str(Path(sys.executable).with_name("guardian")), "ingest", str(ESSEX)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        print(
+            f"setup: ingest 15 Essex months into SQLite: {time.perf_counter() - t:.1f} s (not timed below)"
+        )
 
         cli = [run_cli(home, Path(tmp) / f"out{i}") for i in range(RUNS)]
         out = Path(tmp) / "out0"
@@ -126,21 +155,30 @@ def main() -> None:
     nv, _ = naive_figures(df)
     med = statistics.median(cli)
     print(f"rows: {len(df):,} in {len(files)} files")
-    print(f"guardian brief (fresh process, HTML+JSON+PDF), median of {RUNS}: {med:.2f} s "
-          f"(runs: {', '.join(f'{x:.2f}' for x in cli)}); goal <= 10 s: {'met' if med <= 10 else 'NOT met'}")
+    print(
+        f"guardian brief (fresh process, HTML+JSON+PDF), median of {RUNS}: {med:.2f} s "
+        f"(runs: {', '.join(f'{x:.2f}' for x in cli)}); goal <= 10 s: {'met' if med <= 10 else 'NOT met'}"
+    )
     print("  outputs: " + ", ".join(f"{k} {v / 1024:.0f} KiB" for k, v in sizes.items()))
     print("in-process phases:")
     for k, v in ph.items():
         print(f"  {k:<36} {v:6.2f} s")
-    figs = sum(v for k, v in ph.items() if k in ("aggregates + anomalies",
-                                                 "all sections (figures + 3 charts)"))
+    figs = sum(
+        v
+        for k, v in ph.items()
+        if k in ("aggregates + anomalies", "all sections (figures + 3 charts)")
+    )
     print(f"baseline: bare pandas.read_csv of the files: {rd:.2f} s")
     print(f"baseline: naive filter-and-count per figure (after the read): {nv:.2f} s")
     print(f"ratio guardian brief end to end / bare read: {med / rd:.2f}x")
-    print(f"ratio naive script (read + per-figure counts, no charts/PDF) / guardian brief end to end: "
-          f"{(rd + nv) / med:.1f}x")
+    print(
+        f"ratio naive script (read + per-figure counts, no charts/PDF) / guardian brief end to end: "
+        f"{(rd + nv) / med:.1f}x"
+    )
     print(f"ratio naive per-figure counting / Guardian aggregates+sections: {nv / figs:.1f}x")
-    print(f"load average at end {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)")
+    print(
+        f"load average at end {os.getloadavg()[0]:.1f} (other work on the machine slows every figure)"
+    )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,18 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "guardian" / "analysis" / "data"
-SRC = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "home_office_prc_pfa_2017_18"
-NOT_STREET = {"Action Fraud", "CIFAS", "UK Finance", "Financial Fraud Action UK", "British Transport Police"}
+SRC = (
+    Path(sys.argv[1])
+    if len(sys.argv) > 1
+    else ROOT.parent / "shared" / "data" / "home_office_prc_pfa_2017_18"
+)
+NOT_STREET = {
+    "Action Fraud",
+    "CIFAS",
+    "UK Finance",
+    "Financial Fraud Action UK",
+    "British Transport Police",
+}
 
 sys.path.insert(0, str(ROOT / "src"))
 from guardian.analysis.harm import build_category_weights  # noqa: E402
@@ -38,8 +48,13 @@ def extract_counts(src: Path) -> pd.DataFrame:
     out = (
         raw.groupby(["Offence_Code", "Policeuk_Cat"], as_index=False)["Number_of_Offences"]
         .sum()
-        .rename(columns={"Offence_Code": "offence_code", "Policeuk_Cat": "policeuk_category",
-                         "Number_of_Offences": "offences"})
+        .rename(
+            columns={
+                "Offence_Code": "offence_code",
+                "Policeuk_Cat": "policeuk_category",
+                "Number_of_Offences": "offences",
+            }
+        )
         .sort_values(["policeuk_category", "offence_code"])
     )
     return out

@@ -57,31 +57,50 @@ def test_shipped_table_is_reproducible_from_its_inputs():
     m = counts.merge(weights, on="offence_code")
     b = m[m["policeuk_category"] == "Burglary"]
     assert shipped.loc["Burglary", "weight"] == pytest.approx(
-        (b["offences"] * b["weight"]).sum() / b["offences"].sum(), abs=0.01)
+        (b["offences"] * b["weight"]).sum() / b["offences"].sum(), abs=0.01
+    )
 
 
 @pytest.mark.shared
 def test_shipped_counts_match_the_home_office_table(shared_data):
-    raw = pd.read_csv(shared_data / "home_office_prc_pfa_2017_18" / "prc-pfa-201718_new.csv.gz",
-                      dtype={"Offence_Code": str})
-    raw = raw[~raw["Force_Name"].isin({"Action Fraud", "CIFAS", "UK Finance",
-                                       "Financial Fraud Action UK", "British Transport Police"})]
+    raw = pd.read_csv(
+        shared_data / "home_office_prc_pfa_2017_18" / "prc-pfa-201718_new.csv.gz",
+        dtype={"Offence_Code": str},
+    )
+    raw = raw[
+        ~raw["Force_Name"].isin(
+            {
+                "Action Fraud",
+                "CIFAS",
+                "UK Finance",
+                "Financial Fraud Action UK",
+                "British Transport Police",
+            }
+        )
+    ]
     shipped = pd.read_csv(DATA / "prc_offence_counts_2017_18.csv", dtype={"offence_code": str})
     assert shipped["offences"].sum() == raw["Number_of_Offences"].sum()
     assert int(shipped.loc[shipped["offence_code"] == "46", "offences"].iloc[0]) == int(
-        raw.loc[raw["Offence_Code"] == "46", "Number_of_Offences"].sum())
+        raw.loc[raw["Offence_Code"] == "46", "Number_of_Offences"].sum()
+    )
 
 
 def test_build_category_weights_hand_case():
-    counts = pd.DataFrame({
-        "offence_code": ["a", "b", "z"] + [f"c{i}" for i in range(12)],
-        "policeuk_category": ["Burglary", "Burglary", "Burglary"]
-        + [c for c in CRIME_CATEGORIES if c != "Burglary"],
-        "offences": [10, 30, 0] + [1] * 12,
-    })
-    weights = pd.DataFrame({"offence_code": ["a", "b", "z"] + [f"c{i}" for i in range(12)],
-                            "weight": [100.0, 20.0, 9999.0] + [1.0] * 12,
-                            "basis": ["published", "x", "x"] + ["x"] * 12})
+    counts = pd.DataFrame(
+        {
+            "offence_code": ["a", "b", "z"] + [f"c{i}" for i in range(12)],
+            "policeuk_category": ["Burglary", "Burglary", "Burglary"]
+            + [c for c in CRIME_CATEGORIES if c != "Burglary"],
+            "offences": [10, 30, 0] + [1] * 12,
+        }
+    )
+    weights = pd.DataFrame(
+        {
+            "offence_code": ["a", "b", "z"] + [f"c{i}" for i in range(12)],
+            "weight": [100.0, 20.0, 9999.0] + [1.0] * 12,
+            "basis": ["published", "x", "x"] + ["x"] * 12,
+        }
+    )
     t = harm.build_category_weights(counts, weights).set_index("category")
     # (10*100 + 30*20) / 40 = 40; a code with no offences has no influence
     assert t.loc["Burglary", "weight"] == pytest.approx(40.0)
@@ -90,14 +109,17 @@ def test_build_category_weights_hand_case():
 
 
 def test_build_category_weights_validation():
-    counts = pd.DataFrame({"offence_code": ["a"], "policeuk_category": ["Burglary"], "offences": [3]})
+    counts = pd.DataFrame(
+        {"offence_code": ["a"], "policeuk_category": ["Burglary"], "offences": [3]}
+    )
     with pytest.raises(InputError, match="without a weight"):
         harm.build_category_weights(counts, pd.DataFrame({"offence_code": ["b"], "weight": [1.0]}))
     with pytest.raises(InputError, match="no offence codes map"):
         harm.build_category_weights(counts, pd.DataFrame({"offence_code": ["a"], "weight": [1.0]}))
     with pytest.raises(InputError, match="missing columns"):
-        harm.build_category_weights(counts.drop(columns="offences"),
-                                    pd.DataFrame({"offence_code": ["a"], "weight": [1.0]}))
+        harm.build_category_weights(
+            counts.drop(columns="offences"), pd.DataFrame({"offence_code": ["a"], "weight": [1.0]})
+        )
     bad = counts.assign(policeuk_category="Fraud")
     with pytest.raises(InputError, match="unknown police.uk category"):
         harm.build_category_weights(bad, pd.DataFrame({"offence_code": ["a"], "weight": [1.0]}))
@@ -125,7 +147,9 @@ def test_harm_weights_validation():
 
 def test_harm_by_category_and_totals_hand_values():
     hw = _weights(Robbery=700.0, Shoplifting=10.0)
-    t = harm.harm_by_category({"Robbery": 2, "Shoplifting": 50, ASB: 1000}, hw).set_index("category")
+    t = harm.harm_by_category({"Robbery": 2, "Shoplifting": 50, ASB: 1000}, hw).set_index(
+        "category"
+    )
     assert t.loc["Robbery", "harm"] == 1400 and t.loc["Shoplifting", "harm"] == 500
     assert t.loc["Burglary", "offences"] == 0 and ASB not in t.index
     assert harm.harm_total({"Robbery": 2, "Shoplifting": 50, "Burglary": 3}, hw) == 1903
@@ -137,8 +161,9 @@ def test_harm_by_category_and_totals_hand_values():
 
 def test_concentration_hand_case():
     # A: 10 offences x 90 = 900; B: 40 x 2 = 80; C: 50 x 0.4 = 20 -> harm 1000, offences 100
-    t = pd.DataFrame({"category": ["C", "B", "A"], "offences": [50, 40, 10],
-                      "harm": [20.0, 80.0, 900.0]})
+    t = pd.DataFrame(
+        {"category": ["C", "B", "A"], "offences": [50, 40, 10], "harm": [20.0, 80.0, 900.0]}
+    )
     c = harm.concentration(t, harm_target=0.75)
     assert list(c.table["category"]) == ["A", "B", "C"]
     assert c.table["cum_offence_share"].tolist() == pytest.approx([0.1, 0.5, 1.0])

@@ -20,8 +20,14 @@ from guardian.errors import InputError
 
 def _events(rows: list[tuple[str, str, str]], district: str = "A") -> pd.DataFrame:
     """Minimal event frame: (dataset, month, category) per row."""
-    return pd.DataFrame({"dataset": [r[0] for r in rows], "month": [r[1] for r in rows],
-                         "category": [r[2] for r in rows], "district": district})
+    return pd.DataFrame(
+        {
+            "dataset": [r[0] for r in rows],
+            "month": [r[1] for r in rows],
+            "category": [r[2] for r in rows],
+            "district": district,
+        }
+    )
 
 
 def _series(d: dict[str, float]) -> pd.Series:
@@ -37,7 +43,12 @@ def test_month_arithmetic():
     assert perf.add_months("2021-12", -12) == "2020-12"
     assert perf.month_range("2020-11", "2021-02") == ["2020-11", "2020-12", "2021-01", "2021-02"]
     assert perf.month_range("2021-02", "2021-01") == []
-    assert [perf.days_in_month(m) for m in ("2020-02", "2021-02", "2021-04", "2021-12")] == [29, 28, 30, 31]
+    assert [perf.days_in_month(m) for m in ("2020-02", "2021-02", "2021-04", "2021-12")] == [
+        29,
+        28,
+        30,
+        31,
+    ]
 
 
 @pytest.mark.parametrize("bad", ["2021-13", "2021-1", "21-01", "2021/01", "december"])
@@ -50,12 +61,19 @@ def test_bad_month_is_refused(bad):
 
 
 def test_monthly_counts_and_series_gaps_are_nan_and_loaded_zero_is_zero():
-    ev = _events([("F", "2021-01", "Burglary")] * 3 + [("F", "2021-01", ASB)] * 2
-                 + [("F", "2021-03", "Robbery")] + [("G", "2021-01", "Burglary")])
+    ev = _events(
+        [("F", "2021-01", "Burglary")] * 3
+        + [("F", "2021-01", ASB)] * 2
+        + [("F", "2021-03", "Robbery")]
+        + [("G", "2021-01", "Burglary")]
+    )
     c = perf.monthly_counts(ev)
     assert c.set_index(["dataset", "month", "category"])["count"].to_dict() == {
-        ("F", "2021-01", ASB): 2, ("F", "2021-01", "Burglary"): 3,
-        ("F", "2021-03", "Robbery"): 1, ("G", "2021-01", "Burglary"): 1}
+        ("F", "2021-01", ASB): 2,
+        ("F", "2021-01", "Burglary"): 3,
+        ("F", "2021-03", "Robbery"): 1,
+        ("G", "2021-01", "Burglary"): 1,
+    }
     # 2021-02 missing; 2021-04 loaded but empty -> 0, not NaN
     s = perf.crime_asb_series(c, ["2021-01", "2021-03", "2021-04"], dataset="F")
     assert list(s.index) == ["2021-01", "2021-02", "2021-03", "2021-04"]
@@ -81,7 +99,7 @@ def test_compare_month_hand_values():
     c = perf.compare_month(s, ["2021-11", "2021-12"], "2021-12", "2021-11", label="previous month")
     assert c.available and c.count == 341 and c.reference_count == 300 and c.change == 41
     assert c.pct_change == pytest.approx(41 / 300 * 100)
-    assert c.daily_average == pytest.approx(11.0)           # 341 / 31
+    assert c.daily_average == pytest.approx(11.0)  # 341 / 31
     assert c.reference_daily_average == pytest.approx(10.0)  # 300 / 30
     assert c.daily_change == pytest.approx(1.0)
     assert c.daily_pct_change == pytest.approx(10.0)
@@ -99,7 +117,9 @@ def test_month_comparisons_unavailable_reasons():
     out = perf.month_comparisons(s, loaded, "2021-12", baseline_year=2019)
     assert out["previous_month"].available
     ly = out["same_month_last_year"]
-    assert not ly.available and ly.reason == "2020-12 not loaded" and ly.reference_month == "2020-12"
+    assert (
+        not ly.available and ly.reason == "2020-12 not loaded" and ly.reference_month == "2020-12"
+    )
     bl = out["baseline"]
     assert bl.available and bl.reference_month == "2019-12"
     assert bl.pct_change == pytest.approx((310 - 400) / 400 * 100)
@@ -194,8 +214,15 @@ def test_shipped_comparison_group_for_essex_is_dated_and_sourced():
 
 
 def test_comparison_group_config_and_unknown_force():
-    cfg = {"groups": {"Kent": {"members": ["Essex", "Kent", "Sussex"], "as_of": "2020-01-01",
-                               "source": "test"}}}
+    cfg = {
+        "groups": {
+            "Kent": {
+                "members": ["Essex", "Kent", "Sussex"],
+                "as_of": "2020-01-01",
+                "source": "test",
+            }
+        }
+    }
     g = perf.comparison_group("Kent", config=cfg)
     assert g.members == ("Essex", "Sussex")  # the force itself is never its own peer
     with pytest.raises(InputError, match="no comparison group"):
@@ -205,8 +232,11 @@ def test_comparison_group_config_and_unknown_force():
 
 
 def test_rank_in_group_hand_values():
-    r = perf.rank_in_group({"Essex": 7.0, "Kent": 9.0, "Sussex": 5.0, "Hampshire": None},
-                           "Essex", measure="crime_per_1000")
+    r = perf.rank_in_group(
+        {"Essex": 7.0, "Kent": 9.0, "Sussex": 5.0, "Hampshire": None},
+        "Essex",
+        measure="crime_per_1000",
+    )
     assert r.available and r.rank == 2 and r.of == 3
     assert r.group_average == pytest.approx(7.0)
     assert list(r.to_frame()["force"]) == ["Kent", "Essex", "Sussex"]
@@ -240,16 +270,24 @@ def test_detect_anomalies_hand_case():
 def test_detect_anomalies_ignores_small_wobbles_and_gaps_between_runs():
     months = perf.month_range("2018-10", "2019-02") + perf.month_range("2021-03", "2021-12")
     rng = np.random.default_rng(3)
+    # +-10 % month-to-month noise around 10,000 a month, and a 28-month gap between two runs
     s = _series({m: float(rng.integers(9000, 11000)) for m in months})
-    s["2019-01"] = 8000  # -20% of an ~10k level but within normal noise? 20% is the floor
-    res = perf.detect_anomalies(s, months, min_relative=0.25)
-    assert res.months == ()
+    assert perf.detect_anomalies(s, months).months == ()
+    # a 15 % dip is a real change, not a supply gap: below the 20 % floor, never flagged
+    s["2019-01"] = 0.85 * float(np.median(s))
+    assert perf.detect_anomalies(s, months).months == ()
+    # nor with a lower floor: within this noise a 15 % dip is under 3 robust SDs
+    assert perf.detect_anomalies(s, months, min_relative=0.1).months == ()
+    # a 40 % collapse amid the same noise is flagged, and only that month
+    s["2019-01"] = 0.6 * float(np.median(s))
+    assert perf.detect_anomalies(s, months).months == ("2019-01",)
 
 
 def test_detect_anomalies_two_bad_months_in_a_row_are_both_found():
     months = perf.month_range("2018-10", "2019-02")
-    s = _series({"2018-10": 17347, "2018-11": 11690, "2018-12": 6132, "2019-01": 15659,
-                 "2019-02": 14125})  # Kent crime rows
+    s = _series(
+        {"2018-10": 17347, "2018-11": 11690, "2018-12": 6132, "2019-01": 15659, "2019-02": 14125}
+    )  # Kent crime rows
     res = perf.detect_anomalies(s, months)
     assert res.months == ("2018-11", "2018-12")
 
@@ -323,8 +361,14 @@ def test_real_kent_supply_gap_is_flagged_and_other_forces_are_not(shared_data):
             # crime collapsed while ASB held steady: a supply gap, not a crime drop
             for a in res.anomalies:
                 assert a.relative_departure < -0.2
-                assert abs(perf.relative_to_neighbours(_series(asb), months, a.month,
-                                                       exclude=res.months)) < 0.1
+                assert (
+                    abs(
+                        perf.relative_to_neighbours(
+                            _series(asb), months, a.month, exclude=res.months
+                        )
+                    )
+                    < 0.1
+                )
 
 
 def test_real_essex_has_no_anomaly():

@@ -146,6 +146,10 @@ def test_dosage_hand_computed():
     assert sp.loc[1, "completion"] == pytest.approx(2 / 4)
     assert sp.loc[2, "completion"] == pytest.approx(1 / 2)
     assert sp.loc[1, "contamination"] == 1 and sp.loc[2, "contamination"] == 0
+    # a week in progress: only day 1 is over (spot 1 patrol, 2 planned, 2 credited)
+    mid = dosage(_hand_plan(), visits, days_before=d2).totals
+    assert mid["visits_planned_to_date"] == 2 and mid["visits_credited_to_date"] == 2
+    assert mid["completion_to_date"] == 1.0 and mid["visits_planned"] == 6
 
 
 def test_dosage_with_no_visits():
@@ -322,7 +326,14 @@ def test_dosage_on_hand_made_log(dec_store):
     # as_of before the first visit: nothing delivered yet, and the plan is "in progress"
     first = datetime.fromisoformat(f"{plan['week_start']}T00:00+00:00")
     early = S.plan_dosage(dec_store, plan_id=plan["id"], as_of=first)
-    assert early["status"].startswith("in progress")
+    assert early["status"] == "in progress (day 1 of 7)"
+    assert early["totals"]["visits_logged"] == 0
+    assert early["totals"]["visits_planned_to_date"] == 0
+    assert early["totals"]["completion_to_date"] is None
+    later = S.plan_dosage(dec_store, plan_id=plan["id"],
+                          as_of=datetime.fromisoformat(f"{plan['days'][3]}T12:00+00:00"))
+    planned_3 = sum(2 for s in plan["spots"] for d in s["patrol_days"] if d < plan["days"][3])
+    assert later["totals"]["visits_planned_to_date"] == planned_3
 
 
 def test_briefing_section(dec_store):
@@ -339,6 +350,8 @@ def test_briefing_section(dec_store):
     assert p["totals"]["visits_logged"] == 1 and p["totals"]["koper_visits"] == 1
     assert sec["totals"]["visits_planned"] == 4 * 3 * 3
     assert sec["totals"]["completion"] == pytest.approx(1 / 36)
+    assert sec["totals"]["visits_planned_to_date"] == 36
+    assert sec["totals"]["completion_to_date"] == pytest.approx(1 / 36)
     assert "no time-of-day data; peak hours unknown" in sec["caveats"]
     assert any("approximate (snapped map points)" in c for c in sec["caveats"])
     # a visit after "as of" is not counted; a plan far from the period is not listed

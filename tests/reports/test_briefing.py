@@ -14,6 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+import guardian
 from conftest import ESSEX
 from guardian.analysis import harm as harm_mod
 from guardian.analysis.performance import ComparisonGroup
@@ -45,8 +46,9 @@ def essex_ctx():
     from guardian.data.policeuk import read_street
 
     ev = pd.concat([read_street(f) for f in FILES], ignore_index=True)
-    return context_from_frames(ev, force="Essex Police", month="2021-12",
-                               sources=sources_from_files(FILES))
+    return context_from_frames(
+        ev, force="Essex Police", month="2021-12", sources=sources_from_files(FILES)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +79,13 @@ def test_month_counts_and_daily_averages_match_an_independent_count(essex):
 def test_missing_reference_months_are_reported_unavailable(essex):
     comps = essex["sections"]["headline"]["crime"]["comparisons"]
     ly = comps["same_month_last_year"]
-    assert ly == {**ly, "available": False, "reason": "2020-12 not loaded", "pct_change": None,
-                  "reference_month": "2020-12"}
+    assert ly == {
+        **ly,
+        "available": False,
+        "reason": "2020-12 not loaded",
+        "pct_change": None,
+        "reference_month": "2020-12",
+    }
     assert comps["baseline"]["available"] is False
     assert comps["baseline"]["reason"] == "2019-12 not loaded"
 
@@ -108,7 +115,8 @@ def test_categories_add_up_and_match_the_raw_file(essex):
     c = essex["sections"]["categories"]
     raw = raw_counts(ESSEX / "2021-12-essex-street.csv.gz")
     assert {r["category"]: r["count"] for r in c["rows"]} == {
-        cat: raw.get(cat, 0) for cat in list(CRIME_CATEGORIES) + [ASB]}
+        cat: raw.get(cat, 0) for cat in list(CRIME_CATEGORIES) + [ASB]
+    }
     assert c["rows"][-1]["category"] == ASB and c["rows"][-1]["is_crime"] is False
     assert c["crime_total"] == sum(r["count"] for r in c["rows"] if r["is_crime"])
     assert c["references"]["same_month_last_year"]["available"] is False
@@ -118,7 +126,9 @@ def test_districts_rates_and_totals(essex):
     d = essex["sections"]["districts"]
     dec_crime, dec_asb = crime_asb(ESSEX / "2021-12-essex-street.csv.gz")
     assert len(d["rows"]) == 14  # 12 county districts + Southend + Thurrock
-    assert sum(r["crime"] for r in d["rows"]) + sum(r["crime"] for r in d["unallocated"]) == dec_crime
+    assert (
+        sum(r["crime"] for r in d["rows"]) + sum(r["crime"] for r in d["unallocated"]) == dec_crime
+    )
     assert sum(r["asb"] for r in d["rows"]) + sum(r["asb"] for r in d["unallocated"]) == dec_asb
     for r in d["rows"]:
         assert r["crime_per_1000"] == pytest.approx(r["crime"] * 1000 / r["population"])
@@ -156,13 +166,21 @@ def test_data_quality_and_footer_sources(essex):
     srcs = essex["meta"]["sources"]
     assert len(srcs) == 15
     dec = next(s for s in srcs if s["month"] == "2021-12")
-    assert dec["sha256"] == hashlib.sha256(
-        gzip.decompress((ESSEX / "2021-12-essex-street.csv.gz").read_bytes())).hexdigest()
+    assert (
+        dec["sha256"]
+        == hashlib.sha256(
+            gzip.decompress((ESSEX / "2021-12-essex-street.csv.gz").read_bytes())
+        ).hexdigest()
+    )
     hashes = sorted(hashlib.sha256(gzip.decompress(f.read_bytes())).hexdigest() for f in FILES)
     (fp,) = essex["meta"]["source_sets"]
-    assert fp == {"dataset": "Essex Police", "files": 15, "first_month": "2018-10",
-                  "last_month": "2021-12",
-                  "sha256": hashlib.sha256("\n".join(hashes).encode()).hexdigest()}
+    assert fp == {
+        "dataset": "Essex Police",
+        "files": 15,
+        "first_month": "2018-10",
+        "last_month": "2021-12",
+        "sha256": hashlib.sha256("\n".join(hashes).encode()).hexdigest(),
+    }
 
 
 def test_json_is_strict_and_documented(essex, repo_root):
@@ -193,6 +211,26 @@ def test_write_briefing_writes_all_three_files(essex_ctx, tmp_path):
     assert paths["html"].read_text().startswith("<!DOCTYPE html>")
 
 
+def test_every_pdf_page_carries_the_footer(essex):
+    """Lay the PDF out with WeasyPrint and read the text of each page, margins included."""
+    from weasyprint import HTML
+
+    (fp,) = essex["meta"]["source_sets"]
+    doc = HTML(string=render_html(essex)).render()
+    assert len(doc.pages) >= 4
+    for i, page in enumerate(doc.pages, 1):
+        text = " ".join(
+            b.text
+            for b in page._page_box.descendants()
+            if isinstance(getattr(b, "text", None), str)
+        )
+        assert f"Guardian {guardian.__version__}" in text and "baseline_year=2019" in text, (
+            f"page {i}"
+        )
+        assert "Essex Police: 15 police.uk files 2018-10..2021-12" in text, f"page {i}"
+        assert fp["sha256"][:40] in text.replace(" ", ""), f"page {i}"
+
+
 def test_month_not_loaded_is_refused(essex_ctx):
     with pytest.raises(NotFound, match="2020-12 is not loaded"):
         context_from_frames(essex_ctx.events, force="Essex Police", month="2020-12")
@@ -201,20 +239,36 @@ def test_month_not_loaded_is_refused(essex_ctx):
 # ------------------------------------------------------------------------ small hand-made frames
 
 
-def synthetic(dataset: str, plan: dict[str, dict[str, int]], district: str = "North") -> pd.DataFrame:
+def synthetic(
+    dataset: str, plan: dict[str, dict[str, int]], district: str = "North"
+) -> pd.DataFrame:
     """Event frame with ``plan[month][category]`` events in one district."""
     rows = []
     for month, cats in plan.items():
         for cat, n in cats.items():
             rows += [(month, cat)] * n
     n = len(rows)
-    df = pd.DataFrame({
-        "event_id": [f"{dataset}-{i}" for i in range(n)], "dataset": dataset,
-        "month": [r[0] for r in rows],
-        "time": pd.to_datetime([r[0] + "-01" for r in rows]).tz_localize("UTC"),
-        "time_precision": "month", "category": [r[1] for r in rows], "dwelling": pd.NA,
-        "x": 1.0, "y": 1.0, "crs": "EPSG:27700", "lon": 0.0, "lat": 51.0, "location": "",
-        "lsoa_code": "", "lsoa_name": "", "district": district, "outcome": ""})
+    df = pd.DataFrame(
+        {
+            "event_id": [f"{dataset}-{i}" for i in range(n)],
+            "dataset": dataset,
+            "month": [r[0] for r in rows],
+            "time": pd.to_datetime([r[0] + "-01" for r in rows]).tz_localize("UTC"),
+            "time_precision": "month",
+            "category": [r[1] for r in rows],
+            "dwelling": pd.NA,
+            "x": 1.0,
+            "y": 1.0,
+            "crs": "EPSG:27700",
+            "lon": 0.0,
+            "lat": 51.0,
+            "location": "",
+            "lsoa_code": "",
+            "lsoa_name": "",
+            "district": district,
+            "outcome": "",
+        }
+    )
     return df.astype({c: t for c, t in EVENT_COLUMNS.items() if c != "time"})
 
 
@@ -229,21 +283,34 @@ def test_hand_made_context_every_figure(tmp_path):
     f_plan = {m: {"Burglary": 11 if m == "2021-12" else 10, ASB: 5} for m in months}
     g_plan = {m: {"Robbery": 4} for m in months}
     ev = pd.concat([synthetic("Essex Police", f_plan), synthetic("Kent Police", g_plan)])
-    group = ComparisonGroup(force="Essex", members=("Kent", "Sussex"), as_of="2020-01-01", source="t")
+    group = ComparisonGroup(
+        force="Essex", members=("Kent", "Sussex"), as_of="2020-01-01", source="t"
+    )
     ctx = context_from_frames(
-        ev, force="Essex Police", month="2021-12", group=group,
+        ev,
+        force="Essex Police",
+        month="2021-12",
+        group=group,
         populations={"Essex Police": 2000, "Kent Police": 1000},
-        district_population=pd.DataFrame({"district": ["North", "South"], "population": [1500, 500]}),
+        district_population=pd.DataFrame(
+            {"district": ["North", "South"], "population": [1500, 500]}
+        ),
     )
     b = build_briefing(ctx)
     h = b["sections"]["headline"]
     assert h["crime"]["count"] == 11 and h["asb"]["count"] == 5
     ly = h["crime"]["comparisons"]["same_month_last_year"]
-    assert ly["available"] and ly["reference_count"] == 10 and ly["pct_change"] == pytest.approx(10.0)
+    assert (
+        ly["available"] and ly["reference_count"] == 10 and ly["pct_change"] == pytest.approx(10.0)
+    )
     bl = h["crime"]["comparisons"]["baseline"]
     assert bl["available"] and bl["reference_month"] == "2019-12"
     prev12 = h["crime"]["rolling_12_months"]["previous_12_months"]
-    assert prev12["available"] and prev12["current"]["total"] == 121 and prev12["reference"]["total"] == 120
+    assert (
+        prev12["available"]
+        and prev12["current"]["total"] == 121
+        and prev12["reference"]["total"] == 120
+    )
     assert prev12["pct_change"] == pytest.approx(121 / 120 * 100 - 100)
     assert h["asb"]["rolling_12_months"]["baseline"]["pct_change"] == pytest.approx(0.0)
     # harm: 11 burglaries x weight; per 1,000 of 2,000 residents
@@ -265,16 +332,24 @@ def test_hand_made_context_every_figure(tmp_path):
     assert d["North"]["crime"] == 11 and d["North"]["crime_per_1000"] == pytest.approx(11 / 1.5)
     assert d["South"]["crime"] == 0 and d["South"]["crime_per_1000"] == 0
     assert b["sections"]["trend"]["anomalies"] == []
-    assert b["sections"]["harm"]["concentration"]["sentence"] == "1 category is 100% of offences but 100% of harm"
+    assert (
+        b["sections"]["harm"]["concentration"]["sentence"]
+        == "1 category is 100% of offences but 100% of harm"
+    )
 
 
 def test_anomalous_month_is_kept_out_of_comparisons():
     months = _months(2020, 2021)
     plan = {m: {"Burglary": 300 if m != "2021-11" else 100, ASB: 50} for m in months}
     ev = synthetic("Essex Police", plan)
-    ctx = context_from_frames(ev, force="Essex Police", month="2021-12", group=None,
-                              populations={"Essex Police": 1000},
-                              district_population=pd.DataFrame({"district": ["North"], "population": [1000]}))
+    ctx = context_from_frames(
+        ev,
+        force="Essex Police",
+        month="2021-12",
+        group=None,
+        populations={"Essex Police": 1000},
+        district_population=pd.DataFrame({"district": ["North"], "population": [1000]}),
+    )
     b = build_briefing(ctx)
     h = b["sections"]["headline"]
     assert b["sections"]["trend"]["anomalies"] == ["2021-11"]
@@ -289,19 +364,40 @@ def test_anomalous_month_is_kept_out_of_comparisons():
     assert b["sections"]["comparison"]["available"] is False
     html = render_html(b)
     assert "supply gap" in html
+    assert "Not available: no comparison group configured for Essex" in html
 
 
 def test_params_change_the_baseline():
     months = _months(2018, 2021)
     plan = {m: {"Burglary": 10 if m < "2019-01" else 12} for m in months}
-    ctx = context_from_frames(synthetic("Essex Police", plan), force="Essex Police", month="2021-12",
-                              params=Params(baseline_year=2018), group=None,
-                              populations={"Essex Police": 1000},
-                              district_population=pd.DataFrame({"district": ["North"], "population": [1000]}))
+    ctx = context_from_frames(
+        synthetic("Essex Police", plan),
+        force="Essex Police",
+        month="2021-12",
+        params=Params(baseline_year=2018),
+        group=None,
+        populations={"Essex Police": 1000},
+        district_population=pd.DataFrame({"district": ["North"], "population": [1000]}),
+    )
     b = build_briefing(ctx)
     bl = b["sections"]["headline"]["crime"]["comparisons"]["baseline"]
     assert bl["reference_month"] == "2018-12" and bl["pct_change"] == pytest.approx(20.0)
     assert b["meta"]["parameters"]["baseline_year"] == 2018
+
+
+def test_params_validation_and_partial_anomaly_settings():
+    from guardian.errors import InputError
+
+    p = Params(anomaly={"z_threshold": 4.0})
+    assert p.anomaly["z_threshold"] == 4.0 and p.anomaly["window_months"] == 12
+    with pytest.raises(InputError, match="unknown anomaly parameters"):
+        Params(anomaly={"zscore": 4.0})
+    with pytest.raises(InputError, match="baseline_year"):
+        Params(baseline_year=19)
+    with pytest.raises(InputError, match="harm_target"):
+        Params(harm_target=0)
+    with pytest.raises(InputError, match="trend_months"):
+        Params(trend_months=1)
 
 
 # ------------------------------------------------------------------------ store and CLI
@@ -314,27 +410,34 @@ def test_gather_context_from_the_store(sqlite_engine):
     nov, dec = ESSEX / "2021-11-essex-street.csv.gz", ESSEX / "2021-12-essex-street.csv.gz"
     ingest(sqlite_engine, [nov, dec], workers=1)
     ctx = gather_context(sqlite_engine, "essex", "2021-12")
-    assert ctx.force == "Essex Police" and ctx.loaded_months["Essex Police"] == ["2021-11", "2021-12"]
+    assert ctx.force == "Essex Police" and ctx.loaded_months["Essex Police"] == [
+        "2021-11",
+        "2021-12",
+    ]
     b = build_briefing(ctx)
     h = b["sections"]["headline"]
     assert (h["crime"]["count"], h["asb"]["count"]) == crime_asb(dec)
     assert h["crime"]["comparisons"]["previous_month"]["reference_count"] == crime_asb(nov)[0]
     assert b["sections"]["data_quality"]["datasets"][0]["quarantined"] == 0
     assert {s["sha256"] for s in b["meta"]["sources"]} == {
-        hashlib.sha256(gzip.decompress(p.read_bytes())).hexdigest() for p in (nov, dec)}
+        hashlib.sha256(gzip.decompress(p.read_bytes())).hexdigest() for p in (nov, dec)
+    }
     # the counts the database gives match a count of the events it returns
     from guardian.analysis.performance import monthly_counts
 
     assert "events" not in ctx.__dict__  # the figures never needed the event frame
     own = monthly_counts(ctx.events).sort_values(["month", "category"]).reset_index(drop=True)
     db = ctx.counts.sort_values(["month", "category"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(own[["dataset", "month", "category", "count"]].astype(str),
-                                  db[["dataset", "month", "category", "count"]].astype(str))
+    pd.testing.assert_frame_equal(
+        own[["dataset", "month", "category", "count"]].astype(str),
+        db[["dataset", "month", "category", "count"]].astype(str),
+    )
     keys = ["month", "district", "category"]
     ev_d = monthly_counts(ctx.events[ctx.events["month"] == "2021-12"], by=keys)
     pd.testing.assert_frame_equal(
         ev_d.sort_values(keys).reset_index(drop=True).astype(str),
-        ctx.district_counts.sort_values(keys).reset_index(drop=True)[keys + ["count"]].astype(str))
+        ctx.district_counts.sort_values(keys).reset_index(drop=True)[keys + ["count"]].astype(str),
+    )
     with pytest.raises(NotFound):
         gather_context(sqlite_engine, "essex", "2021-10")
     with pytest.raises(NotFound):
@@ -349,7 +452,10 @@ def test_store_with_a_peer_force_ranks_and_flags(sqlite_engine, shared_data):
     from guardian.store.ingest import ingest
 
     msg = shared_data / "police_uk_street_msg_forces"
-    kent = [msg / f"{m}-kent-street.csv.gz" for m in ("2018-10", "2018-11", "2018-12", "2019-01", "2019-02")]
+    kent = [
+        msg / f"{m}-kent-street.csv.gz"
+        for m in ("2018-10", "2018-11", "2018-12", "2019-01", "2019-02")
+    ]
     essex = [ESSEX / f"{m}-essex-street.csv.gz" for m in ("2018-12",)]
     reports = ingest(sqlite_engine, kent + essex)
     b = build_briefing(gather_context(sqlite_engine, "essex", "2018-12"))
@@ -370,7 +476,9 @@ def test_store_with_a_peer_force_ranks_and_flags(sqlite_engine, shared_data):
     assert r["available"] is False and "Kent has no value" in r["reason"]
     # Essex 2018-12 against Kent in a normal month is ranked
     b2 = build_briefing(gather_context(sqlite_engine, "kent", "2019-01"))
-    assert b2["sections"]["comparison"]["ranks"]["crime_per_1000"]["available"] is False  # Essex 2019-01 not loaded
+    assert (
+        b2["sections"]["comparison"]["ranks"]["crime_per_1000"]["available"] is False
+    )  # Essex 2019-01 not loaded
 
 
 def _cli() -> typer.Typer:
@@ -388,14 +496,28 @@ def _cli() -> typer.Typer:
 
 def test_cli_brief_from_files(tmp_path):
     out = tmp_path / "b"
-    res = CliRunner().invoke(_cli(), ["brief", "--force", "essex", "--out", str(out), "--no-pdf",
-                                      "--files", str(ESSEX / "2021-11-essex-street.csv.gz"),
-                                      "--files", str(ESSEX / "2021-12-essex-street.csv.gz")])
+    res = CliRunner().invoke(
+        _cli(),
+        [
+            "brief",
+            "--force",
+            "essex",
+            "--out",
+            str(out),
+            "--no-pdf",
+            "--files",
+            str(ESSEX / "2021-11-essex-street.csv.gz"),
+            "--files",
+            str(ESSEX / "2021-12-essex-street.csv.gz"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads((out / "briefing.json").read_text())
     assert data["meta"]["month"] == "2021-12"  # latest month by default
-    assert data["sections"]["headline"]["crime"]["count"] == crime_asb(
-        ESSEX / "2021-12-essex-street.csv.gz")[0]
+    assert (
+        data["sections"]["headline"]["crime"]["count"]
+        == crime_asb(ESSEX / "2021-12-essex-street.csv.gz")[0]
+    )
     assert (out / "briefing.html").exists() and not (out / "briefing.pdf").exists()
 
 
@@ -403,11 +525,15 @@ def test_cli_brief_from_the_store(tmp_path):
     from guardian.store.db import get_engine
     from guardian.store.ingest import ingest
 
-    ingest(get_engine(), [ESSEX / "2021-12-essex-street.csv.gz"], workers=1)  # GUARDIAN_HOME is per test
+    ingest(
+        get_engine(), [ESSEX / "2021-12-essex-street.csv.gz"], workers=1
+    )  # GUARDIAN_HOME is per test
     out = tmp_path / "b"
-    res = CliRunner().invoke(_cli(), ["brief", "--force", "essex", "--month", "2021-12",
-                                      "--out", str(out), "--no-pdf"])
+    res = CliRunner().invoke(
+        _cli(), ["brief", "--force", "essex", "--month", "latest", "--out", str(out), "--no-pdf"]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads((out / "briefing.json").read_text())
+    assert data["meta"]["month"] == "2021-12"
     pm = data["sections"]["headline"]["crime"]["comparisons"]["previous_month"]
     assert pm == {**pm, "available": False, "reason": "2021-11 not loaded"}

@@ -22,14 +22,28 @@ pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def screenshot(page: Path, png: Path, profile: Path, *, width: int = 1100, height: int = 2400
-               ) -> list[str]:
+def screenshot(
+    page: Path, png: Path, profile: Path, *, width: int = 1100, height: int = 2400
+) -> list[str]:
     """Render ``page`` with headless Chromium into ``png``; return the console lines it logged."""
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-           "--no-first-run", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-           "--hide-scrollbars", f"--window-size={width},{height}", f"--screenshot={png}",
-           page.resolve().as_uri()]
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--hide-scrollbars",
+        f"--window-size={width},{height}",
+        f"--screenshot={png}",
+        page.resolve().as_uri(),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr[-2000:]
     return [line for line in res.stderr.splitlines() if ":CONSOLE" in line or "CONSOLE(" in line]
@@ -57,8 +71,9 @@ def test_briefing_renders_in_chromium_without_console_errors(tmp_path):
 
     files = [ESSEX / "2021-11-essex-street.csv.gz", ESSEX / "2021-12-essex-street.csv.gz"]
     ev = pd.concat([read_street(f) for f in files], ignore_index=True)
-    ctx = context_from_frames(ev, force="Essex Police", month="2021-12",
-                              sources=sources_from_files(files))
+    ctx = context_from_frames(
+        ev, force="Essex Police", month="2021-12", sources=sources_from_files(files)
+    )
     paths = write_briefing(ctx, tmp_path / "out", pdf=False)
     png = tmp_path / "briefing.png"
     lines = screenshot(paths["html"], png, tmp_path / "profile")

@@ -133,16 +133,23 @@ def load_harm_weights(version: str = DEFAULT_VERSION) -> HarmWeights:
         if not {"category", "weight"} <= set(table.columns):
             raise InputError(f"{version}: a harm table needs columns 'category' and 'weight'")
         table["category"] = table["category"].map(normalise_category)
-        return HarmWeights(version=path.stem,
-                           weights=dict(zip(table["category"], table["weight"].astype(float),
-                                            strict=True)),
-                           source=f"user table {path}", table=table)
+        return HarmWeights(
+            version=path.stem,
+            weights=dict(zip(table["category"], table["weight"].astype(float), strict=True)),
+            source=f"user table {path}",
+            table=table,
+        )
     base = resources.files("guardian.analysis") / "data"
-    available = sorted(p.name[:-4] for p in base.iterdir() if p.name.startswith("harm_index_")
-                       and p.name.endswith(".csv"))
+    available = sorted(
+        p.name[:-4]
+        for p in base.iterdir()
+        if p.name.startswith("harm_index_") and p.name.endswith(".csv")
+    )
     if version not in available:
-        raise InputError(f"harm table {version!r} not found; available: {available}, or give "
-                         "the path of a CSV with columns category, weight")
+        raise InputError(
+            f"harm table {version!r} not found; available: {available}, or give "
+            "the path of a CSV with columns category, weight"
+        )
     with resources.as_file(base / f"{version}.csv") as path:
         table = pd.read_csv(path)
     weights = dict(zip(table["category"], table["weight"].astype(float), strict=True))
@@ -176,16 +183,19 @@ def build_category_weights(counts: pd.DataFrame, weights: pd.DataFrame) -> pd.Da
         (basis ``published``) rather than transcribed or assumed. Codes with zero offences
         do not contribute; codes without a weight raise :class:`InputError`.
     """
-    for name, frame, cols in (("counts", counts, ["offence_code", "policeuk_category", "offences"]),
-                              ("weights", weights, ["offence_code", "weight"])):
+    for name, frame, cols in (
+        ("counts", counts, ["offence_code", "policeuk_category", "offences"]),
+        ("weights", weights, ["offence_code", "weight"]),
+    ):
         miss = [c for c in cols if c not in frame.columns]
         if miss:
             raise InputError(f"{name} frame is missing columns {miss}")
     merged = counts.merge(weights, on="offence_code", how="left")
     unweighted = merged.loc[merged["weight"].isna() & (merged["offences"] > 0), "offence_code"]
     if len(unweighted):
-        raise InputError(f"offence codes without a weight: {sorted(unweighted)}; add them to the "
-                         "weights table")
+        raise InputError(
+            f"offence codes without a weight: {sorted(unweighted)}; add them to the weights table"
+        )
     merged["category"] = merged["policeuk_category"].map(normalise_category)
     if "basis" not in merged.columns:
         merged["basis"] = "unknown"
@@ -193,15 +203,24 @@ def build_category_weights(counts: pd.DataFrame, weights: pd.DataFrame) -> pd.Da
     merged["pub"] = np.where(merged["basis"] == "published", merged["offences"], 0)
     merged["used"] = (merged["offences"] > 0).astype(int)
     g = merged.groupby("category").agg(
-        wsum=("wsum", "sum"), offences=("offences", "sum"), codes=("used", "sum"), pub=("pub", "sum")
+        wsum=("wsum", "sum"),
+        offences=("offences", "sum"),
+        codes=("used", "sum"),
+        pub=("pub", "sum"),
     )
-    out = pd.DataFrame({
-        "category": g.index,
-        "weight": g["wsum"] / g["offences"],
-        "offences": g["offences"].astype(int),
-        "codes": g["codes"].astype(int),
-        "share_published": g["pub"] / g["offences"],
-    }).sort_values("weight", ascending=False).reset_index(drop=True)
+    out = (
+        pd.DataFrame(
+            {
+                "category": g.index,
+                "weight": g["wsum"] / g["offences"],
+                "offences": g["offences"].astype(int),
+                "codes": g["codes"].astype(int),
+                "share_published": g["pub"] / g["offences"],
+            }
+        )
+        .sort_values("weight", ascending=False)
+        .reset_index(drop=True)
+    )
     missing = [c for c in CRIME_CATEGORIES if c not in set(out["category"])]
     if missing:
         raise InputError(f"no offence codes map to categories {missing}")
@@ -229,12 +248,14 @@ def harm_by_category(counts: pd.Series | dict, weights: HarmWeights) -> pd.DataF
         raise InputError(f"unknown categories {unknown}; expected police.uk categories")
     offences = s.reindex(list(CRIME_CATEGORIES)).fillna(0.0)
     w = pd.Series(weights.weights).reindex(list(CRIME_CATEGORIES))
-    return pd.DataFrame({
-        "category": list(CRIME_CATEGORIES),
-        "offences": offences.to_numpy().astype(int),
-        "weight": w.to_numpy(),
-        "harm": (offences * w).to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "category": list(CRIME_CATEGORIES),
+            "offences": offences.to_numpy().astype(int),
+            "weight": w.to_numpy(),
+            "harm": (offences * w).to_numpy(),
+        }
+    )
 
 
 def harm_total(counts: pd.Series | dict, weights: HarmWeights) -> float:
@@ -325,5 +346,6 @@ def concentration(harm_table: pd.DataFrame, *, harm_target: float = 0.75) -> Con
     off, harm = float(t["cum_offence_share"].iloc[k - 1]), float(t["cum_harm_share"].iloc[k - 1])
     noun = "category is" if k == 1 else "categories are"
     sentence = f"{k} {noun} {off:.0%} of offences but {harm:.0%} of harm"
-    return Concentration(table=t, k=k, offence_share=off, harm_share=harm,
-                         harm_target=harm_target, sentence=sentence)
+    return Concentration(
+        table=t, k=k, offence_share=off, harm_share=harm, harm_target=harm_target, sentence=sentence
+    )

@@ -90,8 +90,9 @@ def _num(x) -> float | None:
 # counts
 
 
-def monthly_counts(events: pd.DataFrame, *, by: Sequence[str] = ("dataset", "month", "category")
-                   ) -> pd.DataFrame:
+def monthly_counts(
+    events: pd.DataFrame, *, by: Sequence[str] = ("dataset", "month", "category")
+) -> pd.DataFrame:
     """Number of events per group.
 
     Parameters
@@ -111,15 +112,17 @@ def monthly_counts(events: pd.DataFrame, *, by: Sequence[str] = ("dataset", "mon
     if missing:
         raise InputError(f"events frame has no columns {missing}; expected canonical event columns")
     if events.empty:
-        return pd.DataFrame({**{c: pd.Series(dtype="string") for c in by},
-                             "count": pd.Series(dtype="int64")})
+        return pd.DataFrame(
+            {**{c: pd.Series(dtype="string") for c in by}, "count": pd.Series(dtype="int64")}
+        )
     out = events.groupby(list(by), observed=True, dropna=False).size().rename("count").reset_index()
     out["count"] = out["count"].astype("int64")
     return out
 
 
-def crime_asb_series(counts: pd.DataFrame, loaded_months: Iterable[str], *, dataset: str | None = None
-                     ) -> pd.DataFrame:
+def crime_asb_series(
+    counts: pd.DataFrame, loaded_months: Iterable[str], *, dataset: str | None = None
+) -> pd.DataFrame:
     """Monthly crime and ASB totals over a continuous month range, NaN where not loaded.
 
     Parameters
@@ -216,8 +219,15 @@ def _value(series: pd.Series, loaded: set[str], month: str) -> float | None:
     return v
 
 
-def compare_month(series: pd.Series, loaded_months: Iterable[str], month: str, reference_month: str,
-                  *, label: str, anomalies: Iterable[str] = ()) -> MonthComparison:
+def compare_month(
+    series: pd.Series,
+    loaded_months: Iterable[str],
+    month: str,
+    reference_month: str,
+    *,
+    label: str,
+    anomalies: Iterable[str] = (),
+) -> MonthComparison:
     """Compare ``month`` with ``reference_month``: counts, % change and daily averages.
 
     Parameters
@@ -241,8 +251,9 @@ def compare_month(series: pd.Series, loaded_months: Iterable[str], month: str, r
             return MonthComparison(**base, available=False, reason=f"{m} not loaded")
     for m in (month, reference_month):
         if m in flagged:
-            return MonthComparison(**base, available=False,
-                                   reason=f"{m} flagged as a data anomaly; not compared")
+            return MonthComparison(
+                **base, available=False, reason=f"{m} flagged as a data anomaly; not compared"
+            )
     now, ref = _value(series, loaded, month), _value(series, loaded, reference_month)
     d_now, d_ref = now / days_in_month(month), ref / days_in_month(reference_month)
     return MonthComparison(
@@ -259,9 +270,14 @@ def compare_month(series: pd.Series, loaded_months: Iterable[str], month: str, r
     )
 
 
-def month_comparisons(series: pd.Series, loaded_months: Iterable[str], month: str, *,
-                      baseline_year: int = DEFAULT_BASELINE_YEAR, anomalies: Iterable[str] = ()
-                      ) -> dict[str, MonthComparison]:
+def month_comparisons(
+    series: pd.Series,
+    loaded_months: Iterable[str],
+    month: str,
+    *,
+    baseline_year: int = DEFAULT_BASELINE_YEAR,
+    anomalies: Iterable[str] = (),
+) -> dict[str, MonthComparison]:
     """``month`` against the previous month, the same month last year and the baseline year.
 
     Returns
@@ -273,20 +289,37 @@ def month_comparisons(series: pd.Series, loaded_months: Iterable[str], month: st
     loaded = list(loaded_months)
     anomalies = list(anomalies)
     out = {
-        "previous_month": compare_month(series, loaded, month, add_months(month, -1),
-                                        label="previous month", anomalies=anomalies),
-        "same_month_last_year": compare_month(series, loaded, month, add_months(month, -12),
-                                              label="same month last year", anomalies=anomalies),
+        "previous_month": compare_month(
+            series,
+            loaded,
+            month,
+            add_months(month, -1),
+            label="previous month",
+            anomalies=anomalies,
+        ),
+        "same_month_last_year": compare_month(
+            series,
+            loaded,
+            month,
+            add_months(month, -12),
+            label="same month last year",
+            anomalies=anomalies,
+        ),
     }
     ref = f"{baseline_year:04d}-{m:02d}"
     label = f"baseline year ({baseline_year})"
     if baseline_year >= y:
-        out["baseline"] = MonthComparison(label=label, month=month, reference_month=ref,
-                                          available=False,
-                                          reason=f"baseline year {baseline_year} is not before {y}")
+        out["baseline"] = MonthComparison(
+            label=label,
+            month=month,
+            reference_month=ref,
+            available=False,
+            reason=f"baseline year {baseline_year} is not before {y}",
+        )
     else:
-        out["baseline"] = compare_month(series, loaded, month, ref, label=label,
-                                        anomalies=anomalies)
+        out["baseline"] = compare_month(
+            series, loaded, month, ref, label=label, anomalies=anomalies
+        )
     return out
 
 
@@ -333,8 +366,14 @@ class Window:
         return d
 
 
-def window(series: pd.Series, loaded_months: Iterable[str], end: str, *, months: int = 12,
-           anomalies: Iterable[str] = ()) -> Window:
+def window(
+    series: pd.Series,
+    loaded_months: Iterable[str],
+    end: str,
+    *,
+    months: int = 12,
+    anomalies: Iterable[str] = (),
+) -> Window:
     """The ``months``-month window ending at ``end`` (inclusive)."""
     if months < 1:
         raise InputError(f"window length must be at least 1 month, got {months}")
@@ -345,10 +384,18 @@ def window(series: pd.Series, loaded_months: Iterable[str], end: str, *, months:
     usable = [m for m in ms if m in loaded and m not in flagged]
     s = int(sum(_value(series, loaded, m) or 0.0 for m in usable))
     complete = not missing and not anomalous
-    return Window(start=ms[0], end=end, months_expected=months, months_present=len(usable),
-                  missing=missing, anomalous=anomalous, complete=complete,
-                  total=s if complete else None, sum_present=s,
-                  coverage=f"{len(usable)} of {months} months")
+    return Window(
+        start=ms[0],
+        end=end,
+        months_expected=months,
+        months_present=len(usable),
+        missing=missing,
+        anomalous=anomalous,
+        complete=complete,
+        total=s if complete else None,
+        sum_present=s,
+        coverage=f"{len(usable)} of {months} months",
+    )
 
 
 @dataclass(frozen=True)
@@ -364,9 +411,15 @@ class WindowComparison:
     pct_change: float | None = None
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "current": self.current.to_dict(),
-                "reference": self.reference.to_dict(), "available": self.available,
-                "reason": self.reason, "change": self.change, "pct_change": self.pct_change}
+        return {
+            "label": self.label,
+            "current": self.current.to_dict(),
+            "reference": self.reference.to_dict(),
+            "available": self.available,
+            "reason": self.reason,
+            "change": self.change,
+            "pct_change": self.pct_change,
+        }
 
 
 def _why_incomplete(w: Window, role: str) -> str:
@@ -390,35 +443,68 @@ def month_span(months: Sequence[str]) -> str:
     return ", ".join(r[0] if len(r) == 1 else f"{r[0]}..{r[-1]}" for r in runs)
 
 
-def compare_windows(series: pd.Series, loaded_months: Iterable[str], end: str, reference_end: str,
-                    *, label: str, months: int = 12, anomalies: Iterable[str] = ()
-                    ) -> WindowComparison:
+def compare_windows(
+    series: pd.Series,
+    loaded_months: Iterable[str],
+    end: str,
+    reference_end: str,
+    *,
+    label: str,
+    months: int = 12,
+    anomalies: Iterable[str] = (),
+) -> WindowComparison:
     """Compare the ``months`` to ``end`` with the ``months`` to ``reference_end``."""
     loaded, anomalies = list(loaded_months), list(anomalies)
     cur = window(series, loaded, end, months=months, anomalies=anomalies)
     ref = window(series, loaded, reference_end, months=months, anomalies=anomalies)
-    reasons = [_why_incomplete(w, r) for w, r in ((cur, "window"), (ref, "reference window"))
-               if not w.complete]
+    reasons = [
+        _why_incomplete(w, r)
+        for w, r in ((cur, "window"), (ref, "reference window"))
+        if not w.complete
+    ]
     if reasons:
-        return WindowComparison(label=label, current=cur, reference=ref, available=False,
-                                reason="; ".join(reasons))
-    return WindowComparison(label=label, current=cur, reference=ref, available=True,
-                            change=cur.total - ref.total, pct_change=_pct(cur.total, ref.total))
+        return WindowComparison(
+            label=label, current=cur, reference=ref, available=False, reason="; ".join(reasons)
+        )
+    return WindowComparison(
+        label=label,
+        current=cur,
+        reference=ref,
+        available=True,
+        change=cur.total - ref.total,
+        pct_change=_pct(cur.total, ref.total),
+    )
 
 
-def rolling_comparisons(series: pd.Series, loaded_months: Iterable[str], end: str, *,
-                        baseline_year: int = DEFAULT_BASELINE_YEAR, anomalies: Iterable[str] = ()
-                        ) -> dict[str, WindowComparison]:
+def rolling_comparisons(
+    series: pd.Series,
+    loaded_months: Iterable[str],
+    end: str,
+    *,
+    baseline_year: int = DEFAULT_BASELINE_YEAR,
+    anomalies: Iterable[str] = (),
+) -> dict[str, WindowComparison]:
     """12 months to ``end`` against the previous 12 months and the 12 months to the same month of
     the baseline year. Keys ``previous_12_months``, ``baseline``."""
     _, m = _check_month(end)
     loaded, anomalies = list(loaded_months), list(anomalies)
     return {
-        "previous_12_months": compare_windows(series, loaded, end, add_months(end, -12),
-                                              label="previous 12 months", anomalies=anomalies),
-        "baseline": compare_windows(series, loaded, end, f"{baseline_year:04d}-{m:02d}",
-                                    label=f"12 months to the same month of {baseline_year}",
-                                    anomalies=anomalies),
+        "previous_12_months": compare_windows(
+            series,
+            loaded,
+            end,
+            add_months(end, -12),
+            label="previous 12 months",
+            anomalies=anomalies,
+        ),
+        "baseline": compare_windows(
+            series,
+            loaded,
+            end,
+            f"{baseline_year:04d}-{m:02d}",
+            label=f"12 months to the same month of {baseline_year}",
+            anomalies=anomalies,
+        ),
     }
 
 
@@ -459,9 +545,14 @@ def district_rates(counts: pd.Series, population: pd.DataFrame) -> pd.DataFrame:
     known["rate_per_1000"] = known["count"] * 1000.0 / known["population"]
     known = known.sort_values(["rate_per_1000", "district"], ascending=[False, True])
     other = counts[~counts.index.isin(pop.index)]
-    rest = pd.DataFrame({"district": [d if d else "(no location)" for d in other.index],
-                         "population": np.nan, "count": other.astype(int).to_numpy(),
-                         "rate_per_1000": np.nan})
+    rest = pd.DataFrame(
+        {
+            "district": [d if d else "(no location)" for d in other.index],
+            "population": np.nan,
+            "count": other.astype(int).to_numpy(),
+            "rate_per_1000": np.nan,
+        }
+    )
     out = pd.concat([known, rest], ignore_index=True) if len(rest) else known.reset_index(drop=True)
     return out[["district", "count", "population", "rate_per_1000"]]
 
@@ -491,12 +582,17 @@ class ComparisonGroup:
     source: str
 
     def to_dict(self) -> dict:
-        return {"force": self.force, "members": list(self.members), "as_of": self.as_of,
-                "source": self.source}
+        return {
+            "force": self.force,
+            "members": list(self.members),
+            "as_of": self.as_of,
+            "source": self.source,
+        }
 
 
-def comparison_group(force: str, *, config: Mapping | None = None, path: Path | None = None
-                     ) -> ComparisonGroup:
+def comparison_group(
+    force: str, *, config: Mapping | None = None, path: Path | None = None
+) -> ComparisonGroup:
     """The comparison group of ``force`` (short name, e.g. ``"Essex"``).
 
     Read from ``config`` (a parsed TOML mapping), else from ``path``, else from the table
@@ -514,14 +610,17 @@ def comparison_group(force: str, *, config: Mapping | None = None, path: Path | 
     groups = config.get("groups", {})
     key = {k.lower(): k for k in groups}.get(force.strip().lower())
     if key is None:
-        raise InputError(f"no comparison group configured for {force!r}; configured: "
-                         f"{sorted(groups)}. Add [groups.{force}] to comparison_groups.toml")
+        raise InputError(
+            f"no comparison group configured for {force!r}; configured: "
+            f"{sorted(groups)}. Add [groups.{force}] to comparison_groups.toml"
+        )
     g = groups[key]
     members = tuple(m for m in g.get("members", []) if m.lower() != key.lower())
     if not members:
         raise InputError(f"comparison group of {key!r} has no members")
-    return ComparisonGroup(force=key, members=members, as_of=str(g.get("as_of", "")),
-                           source=str(g.get("source", "")))
+    return ComparisonGroup(
+        force=key, members=members, as_of=str(g.get("as_of", "")), source=str(g.get("source", ""))
+    )
 
 
 @dataclass(frozen=True)
@@ -545,10 +644,18 @@ class GroupRank:
         return self.table.copy()
 
     def to_dict(self) -> dict:
-        return {"measure": self.measure, "force": self.force, "value": self.value,
-                "rank": self.rank, "of": self.of, "rank_1_is": "highest",
-                "group_average": self.group_average, "available": self.available,
-                "reason": self.reason, "table": self.table.to_dict(orient="records")}
+        return {
+            "measure": self.measure,
+            "force": self.force,
+            "value": self.value,
+            "rank": self.rank,
+            "of": self.of,
+            "rank_1_is": "highest",
+            "group_average": self.group_average,
+            "available": self.available,
+            "reason": self.reason,
+            "table": self.table.to_dict(orient="records"),
+        }
 
 
 def rank_in_group(values: Mapping[str, float | None], force: str, *, measure: str) -> GroupRank:
@@ -565,13 +672,32 @@ def rank_in_group(values: Mapping[str, float | None], force: str, *, measure: st
     table["rank"] = table["value"].rank(ascending=False, method="min").astype(int)
     table = table.sort_values(["rank", "force"]).reset_index(drop=True)
     if vals[force] is None or len(have) < 2:
-        reason = (f"{force} has no value" if vals[force] is None else
-                  "no other member of the comparison group is loaded")
-        return GroupRank(measure=measure, force=force, value=vals[force], rank=None, of=len(have),
-                         group_average=None, table=table, available=False, reason=reason)
+        reason = (
+            f"{force} has no value"
+            if vals[force] is None
+            else "no other member of the comparison group is loaded"
+        )
+        return GroupRank(
+            measure=measure,
+            force=force,
+            value=vals[force],
+            rank=None,
+            of=len(have),
+            group_average=None,
+            table=table,
+            available=False,
+            reason=reason,
+        )
     rank = int(table.loc[table["force"] == force, "rank"].iloc[0])
-    return GroupRank(measure=measure, force=force, value=vals[force], rank=rank, of=len(have),
-                     group_average=float(np.mean(list(have.values()))), table=table)
+    return GroupRank(
+        measure=measure,
+        force=force,
+        value=vals[force],
+        rank=rank,
+        of=len(have),
+        group_average=float(np.mean(list(have.values()))),
+        table=table,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -617,14 +743,25 @@ class AnomalyResult:
         return tuple(a.month for a in self.anomalies)
 
     def to_dict(self) -> dict:
-        return {"anomalies": [a.to_dict() for a in self.anomalies], "months": list(self.months),
-                "not_assessed": list(self.not_assessed), "params": dict(self.params)}
+        return {
+            "anomalies": [a.to_dict() for a in self.anomalies],
+            "months": list(self.months),
+            "not_assessed": list(self.not_assessed),
+            "params": dict(self.params),
+        }
 
 
-def detect_anomalies(series: pd.Series, loaded_months: Iterable[str], *, window_months: int = 12,
-                     min_neighbours: int = 3, z_threshold: float = 3.0,
-                     min_relative: float = 0.2, mad_floor: float = 0.025, max_iter: int = 10
-                     ) -> AnomalyResult:
+def detect_anomalies(
+    series: pd.Series,
+    loaded_months: Iterable[str],
+    *,
+    window_months: int = 12,
+    min_neighbours: int = 3,
+    z_threshold: float = 3.0,
+    min_relative: float = 0.2,
+    mad_floor: float = 0.025,
+    max_iter: int = 10,
+) -> AnomalyResult:
     """Flag loaded months whose count departs sharply from the series' neighbouring level.
 
     Rule (robust, iterated): for each loaded month, take the daily rates (count / calendar
@@ -663,8 +800,9 @@ def detect_anomalies(series: pd.Series, loaded_months: Iterable[str], *, window_
     window so that trends and the gap between data runs do not count as anomalies.
     """
     if window_months < 1 or min_neighbours < 1 or z_threshold <= 0 or min_relative < 0:
-        raise InputError("window_months and min_neighbours must be >= 1, z_threshold > 0 and "
-                         "min_relative >= 0")
+        raise InputError(
+            "window_months and min_neighbours must be >= 1, z_threshold > 0 and min_relative >= 0"
+        )
     loaded = sorted(set(loaded_months))
     rate = {m: (_value(series, set(loaded), m) or 0.0) / days_in_month(m) for m in loaded}
     pos = {m: _check_month(m)[0] * 12 + _check_month(m)[1] for m in loaded}
@@ -677,8 +815,11 @@ def detect_anomalies(series: pd.Series, loaded_months: Iterable[str], *, window_
         for m in loaded:
             if m in before:
                 continue
-            nb = [rate[o] for o in loaded if o != m and o not in before
-                  and abs(pos[o] - pos[m]) <= window_months]
+            nb = [
+                rate[o]
+                for o in loaded
+                if o != m and o not in before and abs(pos[o] - pos[m]) <= window_months
+            ]
             if len(nb) < min_neighbours:
                 not_assessed.add(m)
                 continue
@@ -691,20 +832,40 @@ def detect_anomalies(series: pd.Series, loaded_months: Iterable[str], *, window_
             z = (rate[m] - med) / s
             rel = rate[m] / med - 1.0
             if abs(z) >= z_threshold and abs(rel) >= min_relative:
-                flagged[m] = Anomaly(month=m, count=int(round(rate[m] * days_in_month(m))),
-                                     daily_rate=rate[m], expected_daily_rate=med,
-                                     relative_departure=rel, robust_z=z, neighbours=len(nb))
+                flagged[m] = Anomaly(
+                    month=m,
+                    count=int(round(rate[m] * days_in_month(m))),
+                    daily_rate=rate[m],
+                    expected_daily_rate=med,
+                    relative_departure=rel,
+                    robust_z=z,
+                    neighbours=len(nb),
+                )
                 new = True
         if not new:
             break
-    params = dict(window_months=window_months, min_neighbours=min_neighbours,
-                  z_threshold=z_threshold, min_relative=min_relative, mad_floor=mad_floor)
-    return AnomalyResult(anomalies=tuple(flagged[m] for m in sorted(flagged)),
-                         not_assessed=tuple(sorted(not_assessed)), params=params)
+    params = dict(
+        window_months=window_months,
+        min_neighbours=min_neighbours,
+        z_threshold=z_threshold,
+        min_relative=min_relative,
+        mad_floor=mad_floor,
+    )
+    return AnomalyResult(
+        anomalies=tuple(flagged[m] for m in sorted(flagged)),
+        not_assessed=tuple(sorted(not_assessed)),
+        params=params,
+    )
 
 
-def relative_to_neighbours(series: pd.Series, loaded_months: Iterable[str], month: str, *,
-                           window_months: int = 12, exclude: Iterable[str] = ()) -> float | None:
+def relative_to_neighbours(
+    series: pd.Series,
+    loaded_months: Iterable[str],
+    month: str,
+    *,
+    window_months: int = 12,
+    exclude: Iterable[str] = (),
+) -> float | None:
     """Relative departure of ``month``'s daily rate from the median daily rate of the other
     loaded months within ``window_months`` either side (``exclude`` left out); ``None`` when
     ``month`` is not loaded, has no neighbours, or their median is 0.

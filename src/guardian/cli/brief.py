@@ -27,11 +27,16 @@ def _context_from_files(files: list[Path], force: str, month: str | None, params
         progress.update(task, description=f"reading {s.basename}")
         frames.append(read_street(s.path))
     events = pd.concat(frames, ignore_index=True)
-    wanted = [d for d in events["dataset"].unique()
-              if d.lower() == force.lower() or d.lower().startswith(force.lower())]
+    wanted = [
+        d
+        for d in events["dataset"].unique()
+        if d.lower() == force.lower() or d.lower().startswith(force.lower())
+    ]
     if len(wanted) != 1:
-        raise InputError(f"force {force!r} matches {wanted or 'no'} dataset in the files; "
-                         f"datasets present: {sorted(events['dataset'].unique())}")
+        raise InputError(
+            f"force {force!r} matches {wanted or 'no'} dataset in the files; "
+            f"datasets present: {sorted(events['dataset'].unique())}"
+        )
     ds = wanted[0]
     months = sorted(events.loc[events["dataset"] == ds, "month"].unique())
     month = month or months[-1]
@@ -44,13 +49,33 @@ def register(app: typer.Typer) -> None:
 
     @app.command("brief")
     def brief_cmd(
-        force: str = typer.Option(..., "--force", help="Force as loaded, e.g. 'essex' (Essex Police)."),
-        month: str | None = typer.Option(None, "--month", help="Month to brief, YYYY-MM (default: the latest loaded)."),
-        out: Path = typer.Option(Path("briefing"), "--out", help="Folder for briefing.html, .pdf and .json."),
-        baseline_year: int = typer.Option(2019, "--baseline-year", help="Baseline year (last pre-pandemic year by default)."),
-        harm_index: str = typer.Option("harm_index_v1", "--harm-index", help="Harm table: a shipped version, or the path of a CSV with columns category, weight."),
-        pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write briefing.pdf (WeasyPrint)."),
-        files: list[Path] | None = typer.Option(None, "--files", help="Read police.uk street files directly instead of the store (repeatable)."),
+        force: str = typer.Option(
+            ..., "--force", help="Force as loaded, e.g. 'essex' (Essex Police)."
+        ),
+        month: str = typer.Option(
+            "latest",
+            "--month",
+            help="Month to brief, YYYY-MM, or 'latest' (the latest loaded month of the force).",
+        ),
+        out: Path = typer.Option(
+            Path("briefing"), "--out", help="Folder for briefing.html, .pdf and .json."
+        ),
+        baseline_year: int = typer.Option(
+            2019, "--baseline-year", help="Baseline year (last pre-pandemic year by default)."
+        ),
+        harm_index: str = typer.Option(
+            "harm_index_v1",
+            "--harm-index",
+            help="Harm table: a shipped version, or the path of a CSV with columns category, weight.",
+        ),
+        pdf: bool = typer.Option(
+            True, "--pdf/--no-pdf", help="Also write briefing.pdf (WeasyPrint)."
+        ),
+        files: list[Path] | None = typer.Option(
+            None,
+            "--files",
+            help="Read police.uk street files directly instead of the store (repeatable).",
+        ),
     ) -> None:
         """Write the monthly coordination briefing: headline figures, trend, categories,
         districts with rates, harm and its concentration, comparison group, data quality."""
@@ -58,18 +83,26 @@ def register(app: typer.Typer) -> None:
         from guardian.reports.render import write_briefing
 
         console = Console(stderr=True)
+        latest = month.strip().lower() == "latest"
         params = Params(baseline_year=baseline_year, harm_version=harm_index)
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                      console=console, transient=True) as progress:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             task = progress.add_task("gathering data", total=None)
             if files:
-                ctx = _context_from_files(list(files), force, month, params, progress, task)
+                ctx = _context_from_files(
+                    list(files), force, None if latest else month, params, progress, task
+                )
             else:
                 from guardian.store.db import get_engine
                 from guardian.store.status import loaded_months, resolve_dataset
 
                 engine = get_engine()
-                if month is None:
+                if latest:
                     ds = resolve_dataset(engine, force)
                     lm = loaded_months(engine, ds)
                     if not lm:

@@ -82,6 +82,8 @@ def _dosage_tables(d: dict) -> tuple[Table, Table]:
         ("visits planned", f"{t['visits_planned']:,}"),
         ("visits delivered (patrol days)", f"{t['visits_delivered']:,}"),
         ("completion (credited / planned)", _pct(t["completion"])),
+        *([("completion of the days already over", _pct(t["completion_to_date"]))]
+          if d["status"].startswith("in progress") else []),
         ("minutes planned", f"{t['minutes_planned']:,.0f}"),
         ("minutes delivered (patrol days)", f"{t['minutes_delivered']:,.1f}"),
         ("visits logged", f"{t['visits_logged']:,}"),

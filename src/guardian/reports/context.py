@@ -24,8 +24,13 @@ from guardian.data import geography
 from guardian.data.schema import check_events, empty_events
 from guardian.errors import InputError, NotFound
 
-DEFAULT_ANOMALY = {"window_months": 12, "min_neighbours": 3, "z_threshold": 3.0,
-                   "min_relative": 0.2, "mad_floor": 0.025}
+DEFAULT_ANOMALY = {
+    "window_months": 12,
+    "min_neighbours": 3,
+    "z_threshold": 3.0,
+    "min_relative": 0.2,
+    "mad_floor": 0.025,
+}
 """Defaults of :func:`guardian.analysis.performance.detect_anomalies`, written into reports."""
 
 
@@ -53,18 +58,38 @@ class Params:
     anomaly: dict = field(default_factory=lambda: dict(DEFAULT_ANOMALY))
     trend_months: int = 39
 
+    def __post_init__(self) -> None:
+        unknown = set(self.anomaly) - set(DEFAULT_ANOMALY)
+        if unknown:
+            raise InputError(
+                f"unknown anomaly parameters {sorted(unknown)}; expected some of "
+                f"{sorted(DEFAULT_ANOMALY)}"
+            )
+        # partial settings are completed with the defaults, so reports show the rule in full
+        object.__setattr__(self, "anomaly", {**DEFAULT_ANOMALY, **self.anomaly})
+        if not 1900 <= int(self.baseline_year) <= 2100:
+            raise InputError(f"baseline_year {self.baseline_year} is not a plausible year")
+        if not 0 < self.harm_target <= 1:
+            raise InputError(f"harm_target must be in (0, 1], got {self.harm_target}")
+        if self.trend_months < 2:
+            raise InputError(f"trend_months must be at least 2, got {self.trend_months}")
+
     def to_dict(self) -> dict:
-        return {"baseline_year": self.baseline_year, "harm_version": self.harm_version,
-                "harm_target": self.harm_target, "anomaly": dict(self.anomaly),
-                "trend_months": self.trend_months}
+        return {
+            "baseline_year": self.baseline_year,
+            "harm_version": self.harm_version,
+            "harm_target": self.harm_target,
+            "anomaly": dict(self.anomaly),
+            "trend_months": self.trend_months,
+        }
 
 
 @dataclass(frozen=True)
 class Picture:
     """Aggregates shared by several sections (computed once per context)."""
 
-    counts: pd.DataFrame            # dataset, month, category, count
-    district_counts: pd.DataFrame   # month, district, category, count (the force only)
+    counts: pd.DataFrame  # dataset, month, category, count
+    district_counts: pd.DataFrame  # month, district, category, count (the force only)
     series: dict[str, pd.DataFrame]  # dataset -> crime_asb_series
     anomalies: dict[str, perf.AnomalyResult]  # dataset -> crime anomalies
 
@@ -132,18 +157,21 @@ class BriefingContext:
     counts: pd.DataFrame | None = field(default=None, repr=False)
     district_counts: pd.DataFrame | None = field(default=None, repr=False)
     event_frame: pd.DataFrame | None = field(default=None, repr=False)
-    event_loader: Callable[[], pd.DataFrame] | None = field(default=None, repr=False,
-                                                              compare=False)
+    event_loader: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         perf.add_months(self.month, 0)  # validates the month
         if self.force not in self.loaded_months or not self.loaded_months[self.force]:
-            raise NotFound(f"no months of {self.force!r} are loaded; load its police.uk files first")
+            raise NotFound(
+                f"no months of {self.force!r} are loaded; load its police.uk files first"
+            )
         if self.month not in self.loaded_months[self.force]:
             lm = self.loaded_months[self.force]
-            raise NotFound(f"{self.month} is not loaded for {self.force}; loaded months run "
-                           f"{lm[0]}..{lm[-1]} with gaps {perf.month_span(sorted(set(perf.month_range(lm[0], lm[-1])) - set(lm))) or 'none'}; "
-                           f"choose a loaded month or load {self.month}")
+            raise NotFound(
+                f"{self.month} is not loaded for {self.force}; loaded months run "
+                f"{lm[0]}..{lm[-1]} with gaps {perf.month_span(sorted(set(perf.month_range(lm[0], lm[-1])) - set(lm))) or 'none'}; "
+                f"choose a loaded month or load {self.month}"
+            )
 
     @cached_property
     def events(self) -> pd.DataFrame:
@@ -194,8 +222,9 @@ def _fill_districts(events: pd.DataFrame) -> pd.DataFrame:
         if short not in geography.forces():
             continue
         rows = todo & (events["dataset"] == ds)
-        events.loc[rows, "district"] = geography.districts_for(events.loc[rows, "lsoa_code"],
-                                                               short).to_numpy()
+        events.loc[rows, "district"] = geography.districts_for(
+            events.loc[rows, "lsoa_code"], short
+        ).to_numpy()
     return events
 
 
@@ -274,11 +303,18 @@ def context_from_frames(
         except InputError:
             district_population = pd.DataFrame({"district": [], "population": []})
     return BriefingContext(
-        force=force, force_short=short, month=month, event_frame=events,
+        force=force,
+        force_short=short,
+        month=month,
+        event_frame=events,
         loaded_months={k: v for k, v in loaded.items() if k in keep},
-        populations=populations, district_population=district_population,
+        populations=populations,
+        district_population=district_population,
         population_vintage=geography.POPULATION_VINTAGE,
-        quality=quality or {}, sources=sources or [], params=params, group=group or None,
+        quality=quality or {},
+        sources=sources or [],
+        params=params,
+        group=group or None,
         group_datasets=group_datasets,
         harm_weights=harm_mod.load_harm_weights(params.harm_version),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -296,10 +332,12 @@ def _store_counts(engine, datasets: list[str]) -> pd.DataFrame:
 
     from guardian.store.models import Dataset, Event
 
-    q = (select(Dataset.name, Event.month, Event.category, func.count())
-         .join(Dataset, Event.dataset_id == Dataset.id)
-         .where(Dataset.name.in_(datasets))
-         .group_by(Dataset.name, Event.month, Event.category))
+    q = (
+        select(Dataset.name, Event.month, Event.category, func.count())
+        .join(Dataset, Event.dataset_id == Dataset.id)
+        .where(Dataset.name.in_(datasets))
+        .group_by(Dataset.name, Event.month, Event.category)
+    )
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     out = pd.DataFrame(rows, columns=["dataset", "month", "category", "count"])
@@ -315,16 +353,20 @@ def _store_district_counts(engine, dataset: str, month: str) -> pd.DataFrame:
 
     from guardian.store.models import Dataset, Event
 
-    q = (select(Event.month, Event.lsoa_code, Event.category, func.count())
-         .join(Dataset, Event.dataset_id == Dataset.id)
-         .where(Dataset.name == dataset, Event.month == month)
-         .group_by(Event.month, Event.lsoa_code, Event.category))
+    q = (
+        select(Event.month, Event.lsoa_code, Event.category, func.count())
+        .join(Dataset, Event.dataset_id == Dataset.id)
+        .where(Dataset.name == dataset, Event.month == month)
+        .group_by(Event.month, Event.lsoa_code, Event.category)
+    )
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     raw = pd.DataFrame(rows, columns=["month", "lsoa_code", "category", "count"])
     short = geography.force_short_name(dataset)
     if short in geography.forces():
-        raw["district"] = geography.districts_for(raw["lsoa_code"].astype("string"), short).to_numpy()
+        raw["district"] = geography.districts_for(
+            raw["lsoa_code"].astype("string"), short
+        ).to_numpy()
     else:
         raw["district"] = ""
     out = raw.groupby(["month", "district", "category"], as_index=False)["count"].sum()
@@ -332,9 +374,15 @@ def _store_district_counts(engine, dataset: str, month: str) -> pd.DataFrame:
     return out
 
 
-def gather_context(engine, force: str, month: str, *, params: Params | None = None,
-                   group: perf.ComparisonGroup | None | bool = True,
-                   history_months: int = 48) -> BriefingContext:
+def gather_context(
+    engine,
+    force: str,
+    month: str,
+    *,
+    params: Params | None = None,
+    group: perf.ComparisonGroup | None | bool = True,
+    history_months: int = 48,
+) -> BriefingContext:
     """Gather a briefing's inputs from the store.
 
     The figures of the performance picture come from two GROUP BY queries (monthly counts by
@@ -386,11 +434,23 @@ def gather_context(engine, force: str, month: str, *, params: Params | None = No
         dcounts = _store_district_counts(engine, dataset, month)
     else:
         dcounts = None  # BriefingContext refuses the month below
-    quality = {ds: {k: status[ds].get(k) for k in ("rows", "quarantined", "duplicates", "gaps",
-                                                   "rows_read")} for ds in wanted}
-    sources = [{"dataset": ds, "name": f["name"], "sha256": f["sha256"], "month": f["month"],
-                "rows": f.get("loaded", f.get("rows_read"))}
-               for ds in wanted for f in status[ds]["files"]]
+    quality = {
+        ds: {
+            k: status[ds].get(k) for k in ("rows", "quarantined", "duplicates", "gaps", "rows_read")
+        }
+        for ds in wanted
+    }
+    sources = [
+        {
+            "dataset": ds,
+            "name": f["name"],
+            "sha256": f["sha256"],
+            "month": f["month"],
+            "rows": f.get("loaded", f.get("rows_read")),
+        }
+        for ds in wanted
+        for f in status[ds]["files"]
+    ]
     try:
         district_population = geography.district_population(short)[["district", "population"]]
     except InputError:
@@ -400,14 +460,23 @@ def gather_context(engine, force: str, month: str, *, params: Params | None = No
         return events_frame(engine, dataset=dataset, start_month=start, end_month=month)
 
     return BriefingContext(
-        force=dataset, force_short=short, month=month, loaded_months=loaded,
+        force=dataset,
+        force_short=short,
+        month=month,
+        loaded_months=loaded,
         populations={ds: _population(ds) for ds in wanted},
         district_population=district_population,
-        population_vintage=geography.POPULATION_VINTAGE, quality=quality, sources=sources,
-        params=params, group=group or None, group_datasets=group_datasets,
+        population_vintage=geography.POPULATION_VINTAGE,
+        quality=quality,
+        sources=sources,
+        params=params,
+        group=group or None,
+        group_datasets=group_datasets,
         harm_weights=harm_mod.load_harm_weights(params.harm_version),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        counts=_store_counts(engine, wanted), district_counts=dcounts, event_loader=load_events,
+        counts=_store_counts(engine, wanted),
+        district_counts=dcounts,
+        event_loader=load_events,
     )
 
 
@@ -421,7 +490,13 @@ def sources_from_files(paths: list[Path]) -> list[dict]:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         name = Path(p).name
-        out.append({"dataset": None, "name": str(p), "sha256": hashlib.sha256(data).hexdigest(),
-                    "month": name[:7] if name[:4].isdigit() else None,
-                    "rows": max(data.count(b"\n") - 1, 0)})
+        out.append(
+            {
+                "dataset": None,
+                "name": str(p),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "month": name[:7] if name[:4].isdigit() else None,
+                "rows": max(data.count(b"\n") - 1, 0),
+            }
+        )
     return out

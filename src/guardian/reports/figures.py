@@ -22,8 +22,13 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def trend_chart(months: list[str], crime: list[float | None], asb: list[float | None],
-                anomalies: list[str], highlight: str) -> str:
+def trend_chart(
+    months: list[str],
+    crime: list[float | None],
+    asb: list[float | None],
+    anomalies: list[str],
+    highlight: str,
+) -> str:
     """Monthly crime and ASB lines; months not loaded are gaps (NaN), never zeros."""
     x = np.arange(len(months))
     cr = np.array([np.nan if v is None else v for v in crime], dtype=float)
@@ -33,14 +38,32 @@ def trend_chart(months: list[str], crime: list[float | None], asb: list[float | 
     ax.plot(x, ab, color=ASB, marker="o", ms=3, lw=1.6, label="Anti-social behaviour")
     for i, m in enumerate(months):
         if m in anomalies:
-            ax.plot(i, cr[i], marker="X", ms=10, color=ALERT, ls="none",
-                    label="Data anomaly (not a trend)" if m == [a for a in months if a in anomalies][0] else None)
+            ax.plot(
+                i,
+                cr[i],
+                marker="X",
+                ms=10,
+                color=ALERT,
+                ls="none",
+                label="Data anomaly (not a trend)"
+                if m == [a for a in months if a in anomalies][0]
+                else None,
+            )
         if m == highlight:
             ax.axvline(i, color=MUTED, lw=0.8, ls=":")
     missing = np.isnan(cr)
     if missing.any():
-        ax.fill_between(x, 0, 1, where=missing, transform=ax.get_xaxis_transform(), color="#e5e7eb",
-                        step="mid", label="Not loaded", lw=0)
+        ax.fill_between(
+            x,
+            0,
+            1,
+            where=missing,
+            transform=ax.get_xaxis_transform(),
+            color="#e5e7eb",
+            step="mid",
+            label="Not loaded",
+            lw=0,
+        )
     step = max(1, len(months) // 12)
     ax.set_xticks(x[::step], [m for m in months[::step]], rotation=45, ha="right", fontsize=7)
     ax.tick_params(axis="y", labelsize=8)
@@ -52,8 +75,9 @@ def trend_chart(months: list[str], crime: list[float | None], asb: list[float | 
     return _png(fig)
 
 
-def bar_chart(labels: list[str], values: list[float | None], *, xlabel: str, color: str = CRIME
-              ) -> str:
+def bar_chart(
+    labels: list[str], values: list[float | None], *, xlabel: str, color: str = CRIME
+) -> str:
     """Horizontal bars, largest at the top; missing values drawn as no bar."""
     vals = np.array([np.nan if v is None else v for v in values], dtype=float)
     fig, ax = plt.subplots(figsize=(7.0, 0.28 * len(labels) + 0.8))
@@ -67,12 +91,15 @@ def bar_chart(labels: list[str], values: list[float | None], *, xlabel: str, col
     return _png(fig)
 
 
-def concentration_chart(categories: list[str], offence_share: list[float], harm_share: list[float]
-                        ) -> str:
+def concentration_chart(
+    categories: list[str], offence_share: list[float], harm_share: list[float]
+) -> str:
     """Share of offences against share of harm per category (sorted by harm)."""
     fig, ax = plt.subplots(figsize=(7.0, 0.3 * len(categories) + 0.9))
     y = np.arange(len(categories))[::-1]
-    ax.barh(y + 0.18, np.array(offence_share) * 100, height=0.36, color=MUTED, label="% of offences")
+    ax.barh(
+        y + 0.18, np.array(offence_share) * 100, height=0.36, color=MUTED, label="% of offences"
+    )
     ax.barh(y - 0.18, np.array(harm_share) * 100, height=0.36, color=ALERT, label="% of harm")
     ax.set_yticks(y, categories, fontsize=7)
     ax.tick_params(axis="x", labelsize=7)

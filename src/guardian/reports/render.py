@@ -12,9 +12,13 @@ from guardian.reports.briefing import common as c
 
 
 def _env() -> Environment:
-    env = Environment(loader=PackageLoader("guardian.reports", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("guardian.reports", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["pct"] = c.pct
     env.filters["num"] = lambda x, d=0: c.num(x, d)
     env.filters["month_label"] = c.month_label
@@ -27,8 +31,9 @@ def render_html(briefing: dict, sections=None) -> str:
     """The briefing as one self-contained HTML page (inline CSS, charts as data URIs)."""
     sections = SECTIONS if sections is None else sections
     tpl = _env().get_template("briefing.html.j2")
-    return tpl.render(b=briefing, meta=briefing["meta"], sections=sections,
-                      data=briefing["sections"])
+    return tpl.render(
+        b=briefing, meta=briefing["meta"], sections=sections, data=briefing["sections"]
+    )
 
 
 def render_pdf(html: str, path: Path) -> None:

@@ -108,7 +108,7 @@ def render_risk_map(
             ax.contour(
                 (v >= thr) & m,
                 levels=[0.5],
-                colors="tab:blue",
+                colors="tab:cyan",
                 linewidths=0.6,
                 origin="lower",
                 extent=extent,

@@ -250,7 +250,7 @@ INTERACTIONS: tuple[str, ...] = ("business_checks", "stop_search", "engagements"
                                  "weapons_found")
 
 
-def dosage(planned: pd.DataFrame, visits: pd.DataFrame) -> DosageResult:
+def dosage(planned: pd.DataFrame, visits: pd.DataFrame, *, days_before=None) -> DosageResult:
     """Delivered dosage per spot and day against the plan.
 
     Parameters
@@ -261,6 +261,9 @@ def dosage(planned: pd.DataFrame, visits: pd.DataFrame) -> DosageResult:
     visits : DataFrame
         ``spot, day, minutes`` per logged visit (optionally the interaction counts
         :data:`INTERACTIONS`). Every (spot, day) must be in ``planned``.
+    days_before : date, optional
+        For a week in progress: also report ``visits_planned_to_date`` and
+        ``completion_to_date`` over the days strictly before this date (days already over).
 
     Returns
     -------
@@ -340,4 +343,11 @@ def dosage(planned: pd.DataFrame, visits: pd.DataFrame) -> DosageResult:
         "contaminated_spot_days": int(((~pm) & (days["visits"].to_numpy() > 0)).sum()),
         "interactions": {c: int(v[c].sum()) for c in INTERACTIONS},
     }
+    if days_before is not None:
+        done = (days["day"] < days_before).to_numpy()
+        p_done = int(days.loc[done, "visits_planned"].sum())
+        c_done = int(days.loc[done, "visits_credited"].sum())
+        totals["visits_planned_to_date"] = p_done
+        totals["visits_credited_to_date"] = c_done
+        totals["completion_to_date"] = (c_done / p_done) if p_done else None
     return DosageResult(days=days, spots=spots, totals=totals)

@@ -208,11 +208,13 @@ def _harm_weights(harm_table: str | None) -> tuple[dict[str, float] | None, str,
     return weights, basis, hw.version
 
 
-def _why(text: str, scope: str) -> str:
-    """The harm-spot reason, worded for a plan (shares are of the district, or the dataset)."""
-    return (text.replace("of force harm", f"of {scope} harm")
-            .replace("of offences)", f"of {scope} offences)")
-            .replace(" of area;", f" of {scope} study area;"))
+def _why(text: str, scope: str, streets: str) -> str:
+    """The harm-spot reason, worded for a plan (shares are of the district, or the dataset),
+    with the spot's main streets."""
+    why = (text.replace("of force harm", f"of {scope} harm")
+           .replace("of offences)", f"of {scope} offences)")
+           .replace(" of area;", f" of {scope} study area;"))
+    return f"{why}; streets: {streets}" if streets else why
 
 
 def _lonlat(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[list, list]:
@@ -549,7 +551,7 @@ def create_plan(
                 y=float(r.y), lon=lon[k], lat=lat[k], offences=int(r.offences),
                 harm=float(r.harm), share_harm=float(r.share_harm),
                 share_offences=float(r.share_offences), share_area=float(r.share_area),
-                streets=str(r.streets), why=_why(str(r.why), scope),
+                streets=str(r.streets), why=_why(str(r.why), scope, str(r.streets)),
             ).returning(PatrolSpot.id)).scalar_one())
         rows = []
         for i, sid in enumerate(spot_ids):
@@ -862,7 +864,8 @@ def plan_dosage(bind: Engine | Connection, *, plan_id: int | str,
         p = _load_plan(conn, plan_id)
         planned = _days_frame(conn, p.id)
         visits = _visits_frame(conn, p.id, before)
-    res = dosage(planned, visits)
+    today = None if as_of is None else pd.Timestamp(as_of).tz_convert(p.timezone).date()
+    res = dosage(planned, visits, days_before=today)
     header = _plan_header(p)
     arms = planned.set_index(["spot", "day"])["arm"] if len(planned) else pd.Series(dtype=str)
     vis = []
@@ -877,8 +880,8 @@ def plan_dosage(bind: Engine | Connection, *, plan_id: int | str,
                     **{c: int(getattr(r, c)) for c in INTERACTIONS}})
     week0 = date.fromisoformat(header["week_start"])
     status = "recorded"
-    if as_of is not None:
-        local_day = pd.Timestamp(as_of).tz_convert(p.timezone).date()
+    if today is not None:
+        local_day = today
         if local_day < week0:
             status = "upcoming"
         elif local_day <= week0 + timedelta(days=DAYS_PER_WEEK - 1):
@@ -906,6 +909,8 @@ def plan_dosage(bind: Engine | Connection, *, plan_id: int | str,
             "visits_credited": "per spot-day, min(visits logged, visits planned): extra visits "
                                "on one day do not make up for a missed one",
             "completion": "visits credited / visits planned",
+            "completion_to_date": "the same over the days before as_of's local date (weeks in "
+                                  "progress)",
             "koper_share": f"share of all logged visits lasting {KOPER_MIN_MINUTES:g}-"
                            f"{KOPER_MAX_MINUTES:g} minutes inclusive (Koper 1995)",
             "contamination": "visits logged on a spot's control day",
@@ -986,6 +991,11 @@ def patrol_section_data(engine: Engine | Connection, *, dataset: str, as_of: dat
                 caveats.append(note)
         if not h["hours"].get("known") and h["hours"].get("note") not in caveats:
             caveats.append(h["hours"]["note"])
+    totals["visits_planned_to_date"] = sum(int(d["totals"]["visits_planned_to_date"])
+                                           for d in plans)
+    credited_to_date = sum(int(d["totals"]["visits_credited_to_date"]) for d in plans)
+    totals["completion_to_date"] = (credited_to_date / totals["visits_planned_to_date"]
+                                    if totals["visits_planned_to_date"] else None)
     totals["completion"] = (totals["visits_credited"] / totals["visits_planned"]
                             if totals["visits_planned"] else None)
     totals["koper_share"] = (totals["koper_visits"] / totals["visits_logged"]

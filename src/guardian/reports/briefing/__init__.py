@@ -52,10 +52,15 @@ def build_briefing(ctx, sections: list[Section] | None = None) -> dict:
     for ds, files in by_ds.items():
         months = sorted(f["month"] for f in files if f.get("month"))
         joined = "\n".join(sorted(f["sha256"] for f in files)).encode()
-        source_sets.append({"dataset": ds, "files": len(files),
-                            "first_month": months[0] if months else None,
-                            "last_month": months[-1] if months else None,
-                            "sha256": hashlib.sha256(joined).hexdigest()})
+        source_sets.append(
+            {
+                "dataset": ds,
+                "files": len(files),
+                "first_month": months[0] if months else None,
+                "last_month": months[-1] if months else None,
+                "sha256": hashlib.sha256(joined).hexdigest(),
+            }
+        )
     meta = {
         "force": ctx.force,
         "force_short": ctx.force_short,
@@ -70,5 +75,11 @@ def build_briefing(ctx, sections: list[Section] | None = None) -> dict:
         "source_sets": source_sets,
         "comparison_group": ctx.group.to_dict() if ctx.group else None,
     }
-    return clean({"meta": meta, "order": [s.key for s in sections],
-                  "titles": {s.key: s.title for s in sections}, "sections": data})
+    return clean(
+        {
+            "meta": meta,
+            "order": [s.key for s in sections],
+            "titles": {s.key: s.title for s in sections},
+            "sections": data,
+        }
+    )

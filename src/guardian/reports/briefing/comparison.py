@@ -11,23 +11,44 @@ from guardian.reports.briefing.base import SimpleSection, unavailable
 def _member_rows(ctx) -> list[dict]:
     rows = []
     for short, ds in [(ctx.force_short, ctx.force)] + [
-            (s, d) for s, d in ctx.group_datasets.items() if d != ctx.force]:
+        (s, d) for s, d in ctx.group_datasets.items() if d != ctx.force
+    ]:
         loaded = ctx.loaded_months.get(ds, [])
         pop = ctx.populations.get(ds)
-        row = {"force": short, "dataset": ds, "population": pop, "month_loaded": ctx.month in loaded,
-               "month_is_anomaly": ctx.month in c.anomaly_months(ctx, ds)}
+        row = {
+            "force": short,
+            "dataset": ds,
+            "population": pop,
+            "month_loaded": ctx.month in loaded,
+            "month_is_anomaly": ctx.month in c.anomaly_months(ctx, ds),
+        }
         if not row["month_loaded"]:
-            row.update(crime=None, crime_per_1000=None, harm=None, harm_per_1000=None,
-                       note=f"{ctx.month} not loaded")
+            row.update(
+                crime=None,
+                crime_per_1000=None,
+                harm=None,
+                harm_per_1000=None,
+                note=f"{ctx.month} not loaded",
+            )
         elif row["month_is_anomaly"]:
-            row.update(crime=None, crime_per_1000=None, harm=None, harm_per_1000=None,
-                       note=f"{ctx.month} flagged as a data anomaly; left out of the ranking")
+            row.update(
+                crime=None,
+                crime_per_1000=None,
+                harm=None,
+                harm_per_1000=None,
+                note=f"{ctx.month} flagged as a data anomaly; left out of the ranking",
+            )
         else:
             counts = c.category_counts(ctx, ds, ctx.month)
             crime = int(counts.drop(c.ASB).sum())
             h = float(c.harm_of(ctx, counts)["harm"].sum())
-            row.update(crime=crime, crime_per_1000=perf.rate_per_1000(crime, pop), harm=h,
-                       harm_per_1000=harm_mod.per_1000(h, pop), note=None)
+            row.update(
+                crime=crime,
+                crime_per_1000=perf.rate_per_1000(crime, pop),
+                harm=h,
+                harm_per_1000=harm_mod.per_1000(h, pop),
+                note=None,
+            )
             if pop is None:
                 row["note"] = "population unknown"
         rows.append(row)
@@ -51,8 +72,9 @@ def group_ranks(ctx) -> dict:
             if own[measure] is None and own.get("note"):
                 d["reason"] = f"{ctx.force_short} has no value: {own['note']}"
             else:
-                d["reason"] = gr.reason + (f" (not in the store: {', '.join(missing)})"
-                                           if missing else "")
+                d["reason"] = gr.reason + (
+                    f" (not in the store: {', '.join(missing)})" if missing else ""
+                )
         out[measure] = d
     return out
 
@@ -71,9 +93,10 @@ def build(ctx) -> dict:
         "ranks": group_ranks(ctx),
         "population_vintage": ctx.population_vintage,
         "note": "Rates are for the single month; rank 1 is the highest rate. Group average is "
-                "the unweighted mean over loaded members including the force.",
+        "the unweighted mean over loaded members including the force.",
     }
 
 
-SECTION = SimpleSection(key="comparison", title="Comparison group",
-                        template="section_comparison.html.j2", builder=build)
+SECTION = SimpleSection(
+    key="comparison", title="Comparison group", template="section_comparison.html.j2", builder=build
+)

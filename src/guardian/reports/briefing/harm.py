@@ -22,8 +22,12 @@ def build(ctx) -> dict:
         "population": pop,
         "population_vintage": ctx.population_vintage,
         "unit": hw.unit,
-        "index": {"version": hw.version, "source": hw.source, "caveat": hw.caveat,
-                  "weights": weights.to_dict(orient="records")},
+        "index": {
+            "version": hw.version,
+            "source": hw.source,
+            "caveat": hw.caveat,
+            "weights": weights.to_dict(orient="records"),
+        },
     }
     try:
         conc = harm_mod.concentration(table, harm_target=ctx.params.harm_target)
@@ -32,14 +36,21 @@ def build(ctx) -> dict:
         return out
     ct = conc.to_frame()
     ct["weight"] = ct["category"].map(hw.weights)
-    out["concentration"] = {"available": True, "sentence": conc.sentence, "k": conc.k,
-                            "offence_share": conc.offence_share, "harm_share": conc.harm_share,
-                            "harm_target": conc.harm_target,
-                            "table": ct.to_dict(orient="records")}
-    out["chart"] = figures.concentration_chart(list(ct["category"]), list(ct["offence_share"]),
-                                               list(ct["harm_share"]))
+    out["concentration"] = {
+        "available": True,
+        "sentence": conc.sentence,
+        "k": conc.k,
+        "offence_share": conc.offence_share,
+        "harm_share": conc.harm_share,
+        "harm_target": conc.harm_target,
+        "table": ct.to_dict(orient="records"),
+    }
+    out["chart"] = figures.concentration_chart(
+        list(ct["category"]), list(ct["offence_share"]), list(ct["harm_share"])
+    )
     return out
 
 
-SECTION = SimpleSection(key="harm", title="Harm and its concentration",
-                        template="section_harm.html.j2", builder=build)
+SECTION = SimpleSection(
+    key="harm", title="Harm and its concentration", template="section_harm.html.j2", builder=build
+)

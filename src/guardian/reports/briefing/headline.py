@@ -15,10 +15,12 @@ def _measure(ctx, column: str) -> dict:
     # anomalies are detected on the crime series (a gap in the supply of crime rows); ASB
     # rows come through a separate channel and are judged on their own count
     anomalies = c.anomaly_months(ctx, ctx.force) if column == "crime" else []
-    comps = perf.month_comparisons(s, loaded, ctx.month, baseline_year=ctx.params.baseline_year,
-                                   anomalies=anomalies)
-    rolls = perf.rolling_comparisons(s, loaded, ctx.month, baseline_year=ctx.params.baseline_year,
-                                     anomalies=anomalies)
+    comps = perf.month_comparisons(
+        s, loaded, ctx.month, baseline_year=ctx.params.baseline_year, anomalies=anomalies
+    )
+    rolls = perf.rolling_comparisons(
+        s, loaded, ctx.month, baseline_year=ctx.params.baseline_year, anomalies=anomalies
+    )
     count = int(s[ctx.month])
     return {
         "count": count,
@@ -45,31 +47,46 @@ def _sentences(ctx, name: str, m: dict) -> list[str]:
     out = []
     parts = [f"{m['count']:,} {name} in {ml}"]
     ly = comp["same_month_last_year"]
-    parts.append(f"{c.pct(ly['pct_change'])} on the same month last year" if ly["available"]
-                 else f"no comparison with the same month last year ({ly['reason']})")
+    parts.append(
+        f"{c.pct(ly['pct_change'])} on the same month last year"
+        if ly["available"]
+        else f"no comparison with the same month last year ({ly['reason']})"
+    )
     bl = comp["baseline"]
-    parts.append(f"{c.pct(bl['pct_change'])} on {c.month_label(bl['reference_month'])} "
-                 f"(baseline year)" if bl["available"]
-                 else f"no comparison with the baseline year ({bl['reason']})")
+    parts.append(
+        f"{c.pct(bl['pct_change'])} on {c.month_label(bl['reference_month'])} (baseline year)"
+        if bl["available"]
+        else f"no comparison with the baseline year ({bl['reason']})"
+    )
     out.append("; ".join(parts) + ".")
     pm = comp["previous_month"]
     if pm["available"]:
         more = "more" if pm["daily_change"] >= 0 else "fewer"
-        out.append(f"A daily average of {pm['daily_average']:,.1f} against "
-                   f"{pm['reference_daily_average']:,.1f} the month before "
-                   f"({c.pct(pm['daily_pct_change'])}, {abs(pm['daily_change']):,.1f} {more} a day).")
+        out.append(
+            f"A daily average of {pm['daily_average']:,.1f} against "
+            f"{pm['reference_daily_average']:,.1f} the month before "
+            f"({c.pct(pm['daily_pct_change'])}, {abs(pm['daily_change']):,.1f} {more} a day)."
+        )
     else:
-        out.append(f"A daily average of {m['daily_average']:,.1f}; no comparison with the month "
-                   f"before ({pm['reason']}).")
-    for key, what in (("previous_12_months", "the previous 12 months"),
-                      ("baseline", f"the 12 months to {c.month_label(roll['baseline']['reference']['end'])}")):
+        out.append(
+            f"A daily average of {m['daily_average']:,.1f}; no comparison with the month "
+            f"before ({pm['reason']})."
+        )
+    for key, what in (
+        ("previous_12_months", "the previous 12 months"),
+        ("baseline", f"the 12 months to {c.month_label(roll['baseline']['reference']['end'])}"),
+    ):
         r = roll[key]
         if r["available"]:
-            out.append(f"For the 12 months to {ml}, {name} {c.pct(r['pct_change'])} on {what} "
-                       f"({r['current']['total']:,} against {r['reference']['total']:,}).")
+            out.append(
+                f"For the 12 months to {ml}, {name} {c.pct(r['pct_change'])} on {what} "
+                f"({r['current']['total']:,} against {r['reference']['total']:,})."
+            )
         else:
-            out.append(f"For the 12 months to {ml}, {name} are not compared with {what}: "
-                       f"{_coverage(r['current'])} against {_coverage(r['reference'])}.")
+            out.append(
+                f"For the 12 months to {ml}, {name} are not compared with {what}: "
+                f"{_coverage(r['current'])} against {_coverage(r['reference'])}."
+            )
     return out
 
 
@@ -79,12 +96,22 @@ def build(ctx) -> dict:
     table = c.harm_of(ctx, counts)
     total_harm = float(table["harm"].sum())
     pop = ctx.populations.get(ctx.force)
-    harm = {"total": total_harm, "per_1000": harm_mod.per_1000(total_harm, pop),
-            "population": pop, "unit": ctx.harm_weights.unit, "version": ctx.harm_weights.version}
+    harm = {
+        "total": total_harm,
+        "per_1000": harm_mod.per_1000(total_harm, pop),
+        "population": pop,
+        "unit": ctx.harm_weights.unit,
+        "version": ctx.harm_weights.version,
+    }
     try:
         conc = harm_mod.concentration(table, harm_target=ctx.params.harm_target)
-        concentration = {"available": True, "sentence": conc.sentence, "k": conc.k,
-                         "offence_share": conc.offence_share, "harm_share": conc.harm_share}
+        concentration = {
+            "available": True,
+            "sentence": conc.sentence,
+            "k": conc.k,
+            "offence_share": conc.offence_share,
+            "harm_share": conc.harm_share,
+        }
     except Exception as exc:  # no crime at all in the month
         concentration = {"available": False, "reason": str(exc)}
     from guardian.reports.briefing.comparison import group_ranks
@@ -93,21 +120,30 @@ def build(ctx) -> dict:
     sentences = _sentences(ctx, "crimes", crime) + _sentences(ctx, "ASB incidents", asb)
     rk = ranks["crime_per_1000"]
     if rk["available"]:
-        sentences.append(f"Crime per 1,000 population ranks {c.ordinal(rk['rank'])} of {rk['of']} "
-                         f"loaded forces of the comparison group (1st = highest).")
+        sentences.append(
+            f"Crime per 1,000 population ranks {c.ordinal(rk['rank'])} of {rk['of']} "
+            f"loaded forces of the comparison group (1st = highest)."
+        )
     else:
-        sentences.append(f"Crime per 1,000 population cannot be ranked in the comparison group: "
-                         f"{rk['reason']}.")
+        sentences.append(
+            f"Crime per 1,000 population cannot be ranked in the comparison group: {rk['reason']}."
+        )
     if concentration["available"]:
         sentences.append(concentration["sentence"][0].upper() + concentration["sentence"][1:] + ".")
     return {
-        "month": ctx.month, "month_label": c.month_label(ctx.month),
+        "month": ctx.month,
+        "month_label": c.month_label(ctx.month),
         "days_in_month": perf.days_in_month(ctx.month),
         "baseline_year": ctx.params.baseline_year,
-        "crime": crime, "asb": asb, "harm": harm, "concentration": concentration,
-        "rank": ranks, "sentences": sentences,
+        "crime": crime,
+        "asb": asb,
+        "harm": harm,
+        "concentration": concentration,
+        "rank": ranks,
+        "sentences": sentences,
     }
 
 
-SECTION = SimpleSection(key="headline", title="Headline figures", template="section_headline.html.j2",
-                        builder=build)
+SECTION = SimpleSection(
+    key="headline", title="Headline figures", template="section_headline.html.j2", builder=build
+)

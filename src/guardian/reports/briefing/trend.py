@@ -17,20 +17,33 @@ def build(ctx) -> dict:
     rows = []
     for m in months:
         loaded = bool(sub.loc[m, "loaded"]) if m in s.index else False
-        rows.append({
-            "month": m, "loaded": loaded,
-            "crime": None if not loaded else int(sub.loc[m, "crime"]),
-            "asb": None if not loaded else int(sub.loc[m, "asb"]),
-            "crime_daily_average": None if not loaded else sub.loc[m, "crime"] / perf.days_in_month(m),
-            "anomaly": m in anomalies,
-        })
-    chart = figures.trend_chart(months, [r["crime"] for r in rows], [r["asb"] for r in rows],
-                                anomalies, ctx.month)
+        rows.append(
+            {
+                "month": m,
+                "loaded": loaded,
+                "crime": None if not loaded else int(sub.loc[m, "crime"]),
+                "asb": None if not loaded else int(sub.loc[m, "asb"]),
+                "crime_daily_average": None
+                if not loaded
+                else sub.loc[m, "crime"] / perf.days_in_month(m),
+                "anomaly": m in anomalies,
+            }
+        )
+    chart = figures.trend_chart(
+        months, [r["crime"] for r in rows], [r["asb"] for r in rows], anomalies, ctx.month
+    )
     missing = [r["month"] for r in rows if not r["loaded"]]
-    return {"months": rows, "first": months[0], "last": months[-1],
-            "not_loaded": missing, "not_loaded_text": perf.month_span(missing) if missing else "",
-            "anomalies": [m for m in anomalies if m in months], "chart": chart}
+    return {
+        "months": rows,
+        "first": months[0],
+        "last": months[-1],
+        "not_loaded": missing,
+        "not_loaded_text": perf.month_span(missing) if missing else "",
+        "anomalies": [m for m in anomalies if m in months],
+        "chart": chart,
+    }
 
 
-SECTION = SimpleSection(key="trend", title="Monthly trend", template="section_trend.html.j2",
-                        builder=build)
+SECTION = SimpleSection(
+    key="trend", title="Monthly trend", template="section_trend.html.j2", builder=build
+)
