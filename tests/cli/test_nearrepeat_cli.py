@@ -177,7 +177,7 @@ def test_knox_with_header_time_column_same_location_right_closed(app, tmp_path):
         (["--no-header", "--x", "X", "--y", "1", "--date", "2"], "0-based positions"),
         (["--no-header", "--x", "7", "--y", "1", "--date", "2"], "only 3 columns"),
         (["--no-header", "--y", "1", "--date", "2"], "give --x"),
-        (["--no-header", "--x", "0", "--y", "1", "--date", "2", "--force", "essex"], "not both"),
+        (["--no-header", "--x", "0", "--y", "1", "--date", "2", "--force", "essex"], "exactly one"),
         (
             ["--no-header", "--x", "0", "--y", "1", "--date", "2", "--category", "burglary"],
             "apply to --force",

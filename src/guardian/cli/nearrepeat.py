@@ -264,7 +264,7 @@ def register(app: typer.Typer) -> None:
         console = _console()
         if (file is None) == (force is None):
             raise InputError(
-                "Give either a CSV FILE or --force NAME (events in the store), not both."
+                "Give a CSV FILE or --force NAME (events in the store): exactly one of the two."
             )
         if file is not None:
             store_only = [
