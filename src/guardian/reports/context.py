@@ -322,58 +322,6 @@ def context_from_frames(
     )
 
 
-def _store_counts(engine, datasets: list[str]) -> pd.DataFrame:
-    """Events per dataset, month and category, counted in the database (one GROUP BY).
-
-    Note: reads the store's tables directly; it belongs in :mod:`guardian.store.events` as a
-    public ``monthly_counts`` and should move there.
-    """
-    from sqlalchemy import func, select
-
-    from guardian.store.models import Dataset, Event
-
-    q = (
-        select(Dataset.name, Event.month, Event.category, func.count())
-        .join(Dataset, Event.dataset_id == Dataset.id)
-        .where(Dataset.name.in_(datasets))
-        .group_by(Dataset.name, Event.month, Event.category)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(q).all()
-    out = pd.DataFrame(rows, columns=["dataset", "month", "category", "count"])
-    out["count"] = out["count"].astype("int64")
-    return out
-
-
-def _store_district_counts(engine, dataset: str, month: str) -> pd.DataFrame:
-    """``month, district, category, count`` of one dataset and month, counted in the database and
-    placed in districts with the same rule as the event frame
-    (:func:`guardian.data.geography.districts_for`)."""
-    from sqlalchemy import func, select
-
-    from guardian.store.models import Dataset, Event
-
-    q = (
-        select(Event.month, Event.lsoa_code, Event.category, func.count())
-        .join(Dataset, Event.dataset_id == Dataset.id)
-        .where(Dataset.name == dataset, Event.month == month)
-        .group_by(Event.month, Event.lsoa_code, Event.category)
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(q).all()
-    raw = pd.DataFrame(rows, columns=["month", "lsoa_code", "category", "count"])
-    short = geography.force_short_name(dataset)
-    if short in geography.forces():
-        raw["district"] = geography.districts_for(
-            raw["lsoa_code"].astype("string"), short
-        ).to_numpy()
-    else:
-        raw["district"] = ""
-    out = raw.groupby(["month", "district", "category"], as_index=False)["count"].sum()
-    out["count"] = out["count"].astype("int64")
-    return out
-
-
 def gather_context(
     engine,
     force: str,
@@ -407,7 +355,7 @@ def gather_context(
     NotFound
         When the force is not loaded or the month is not among its loaded months.
     """
-    from guardian.store.events import events_frame
+    from guardian.store.events import events_frame, monthly_counts, monthly_counts_by_district
     from guardian.store.status import dataset_status, resolve_dataset
 
     params = params or Params()
@@ -431,7 +379,7 @@ def gather_context(
     start = min(perf.add_months(month, -(history_months - 1)), perf.add_months(base_end, -11))
     loaded = {ds: list(status[ds]["months"]) for ds in wanted}
     if month in loaded[dataset]:
-        dcounts = _store_district_counts(engine, dataset, month)
+        dcounts = monthly_counts_by_district(engine, dataset, month)
     else:
         dcounts = None  # BriefingContext refuses the month below
     quality = {
@@ -474,7 +422,7 @@ def gather_context(
         group_datasets=group_datasets,
         harm_weights=harm_mod.load_harm_weights(params.harm_version),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        counts=_store_counts(engine, wanted),
+        counts=monthly_counts(engine, wanted),
         district_counts=dcounts,
         event_loader=load_events,
     )

@@ -25,6 +25,7 @@ from guardian.analysis.risk.grid import Grid, GridSurface
 from guardian.analysis.risk.kde import KDERisk
 from guardian.analysis.risk.naive import NaiveRisk
 from guardian.analysis.risk.prospective import ProspectiveRisk
+from guardian.analysis.risk.render import backtest_caption, render_risk_map
 from guardian.analysis.risk.sepp import SEPPRisk
 
 __all__ = [
@@ -39,11 +40,13 @@ __all__ = [
     "ProspectiveRisk",
     "RiskEstimator",
     "SEPPRisk",
+    "backtest_caption",
     "captured",
     "evaluate_surface",
     "hit_rate",
     "make_estimator",
     "pai",
+    "render_risk_map",
     "rolling_origin_backtest",
     "rolling_windows",
 ]
