@@ -18,6 +18,7 @@ from guardian.store.db import get_engine
 from guardian.store.ingest import FileReport, ingest, quarantine_csv, quarantine_frame
 from guardian.store.status import dataset_status, resolve_dataset
 
+
 def make_console() -> Console:
     """A console wide enough for the tables even when output is piped (CI, logs)."""
     c = Console()

@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
 
 from guardian.data.policeuk import ParsedFile
 from guardian.data.quarantine import DuplicateRow, QuarantinedRow
@@ -115,7 +116,7 @@ class ExtractMapping:
             raise InputError(f"{where}: [coordinates] crs is required for x/y columns")
         try:
             crs_obj = CRS.from_user_input(crs)
-        except Exception as exc:  # pyproj raises its own CRSError
+        except CRSError as exc:
             raise InputError(f"{where}: unknown CRS {crs!r} ({exc})") from exc
         if has_xy and crs_obj.is_geographic:
             raise InputError(f"{where}: x/y CRS {crs} is geographic (degrees); use lon/lat columns")

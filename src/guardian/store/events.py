@@ -102,7 +102,7 @@ def events_frame(
         if c in ("x", "y", "lon", "lat"):
             out[c] = pd.to_numeric(out[c]).astype(float)
         elif c == "dwelling":
-            out[c] = out[c].map({1: True, 0: False, True: True, False: False}).astype("boolean")
+            out[c] = out[c].map(lambda v: None if v is None else bool(v)).astype("boolean")
         else:
             out[c] = out[c].astype(t)
     # Rows arrive in load order (by id); a stable sort on time keeps that order within a time.

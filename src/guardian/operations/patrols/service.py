@@ -220,12 +220,13 @@ def _why(text: str, scope: str, streets: str) -> str:
 def _lonlat(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[list, list]:
     if not crs or not len(x):
         return [None] * len(x), [None] * len(x)
-    try:
-        from pyproj import Transformer
+    from pyproj import Transformer
+    from pyproj.exceptions import CRSError
 
+    try:
         tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
         lon, lat = tr.transform(np.asarray(x, float), np.asarray(y, float))
-    except Exception:  # an unknown CRS string: keep metres only
+    except CRSError:  # an unknown CRS string: keep metres only
         return [None] * len(x), [None] * len(x)
     return [round(float(v), 6) for v in lon], [round(float(v), 6) for v in lat]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from guardian.analysis import harm as harm_mod
+from guardian.errors import InputError
 from guardian.reports import figures
 from guardian.reports.briefing import common as c
 from guardian.reports.briefing.base import SimpleSection
@@ -31,7 +32,7 @@ def build(ctx) -> dict:
     }
     try:
         conc = harm_mod.concentration(table, harm_target=ctx.params.harm_target)
-    except Exception as exc:
+    except InputError as exc:
         out["concentration"] = {"available": False, "reason": str(exc)}
         return out
     ct = conc.to_frame()

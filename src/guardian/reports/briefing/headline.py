@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from guardian.analysis import harm as harm_mod
 from guardian.analysis import performance as perf
+from guardian.errors import InputError
 from guardian.reports.briefing import common as c
 from guardian.reports.briefing.base import SimpleSection
 
@@ -112,7 +113,7 @@ def build(ctx) -> dict:
             "offence_share": conc.offence_share,
             "harm_share": conc.harm_share,
         }
-    except Exception as exc:  # no crime at all in the month
+    except InputError as exc:  # no crime at all in the month
         concentration = {"available": False, "reason": str(exc)}
     from guardian.reports.briefing.comparison import group_ranks
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-import guardian.store.models  # noqa: F401  (register tables)
 import guardian.operations.cocoons.models  # noqa: F401
 import guardian.operations.patrols.models  # noqa: F401
+import guardian.store.models  # noqa: F401  (register tables)
 from guardian.store.base import Base
 
 target_metadata = Base.metadata

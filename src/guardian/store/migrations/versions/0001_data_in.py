@@ -1,13 +1,12 @@
 """data in: datasets, files, events, outcomes, quarantine
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
