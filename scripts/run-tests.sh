@@ -22,6 +22,7 @@ if [[ -z "${GUARDIAN_TEST_POSTGRES_URL:-}" ]]; then
     echo "PostgreSQL not installed: PostgreSQL tests will be skipped" >&2
   fi
 fi
+.venv/bin/ruff check src tests benchmarks scripts || { echo "ruff: lint errors (run .venv/bin/ruff check --fix)"; exit 1; }
 .venv/bin/python -m pytest -q -n 2 -p no:cacheprovider "$@" || code=$?
 code=${code:-0}
 .venv/bin/lint-imports --no-cache >/dev/null || { echo "import contracts broken"; .venv/bin/lint-imports --no-cache; exit 1; }
