@@ -208,6 +208,29 @@ def test_permutation_kernels_match_brute_force(chicago, kind, mode, monkeypatch)
         assert any("closer in time than the first time break" in w for w in r.warnings)
 
 
+@pytest.mark.parametrize("closed", ["left", "right"])
+def test_first_breaks_above_zero_with_same_location_match_brute_force(chicago, closed):
+    """Pairs below the first break are in no band; distance 0 still goes to 'same location'."""
+    d = subsets(chicago)["box"].iloc[:1000]
+    x, y, t = d.X.to_numpy(), d.Y.to_numpy(), d.t.to_numpy()
+    space, time = [25, 100, 250], [1, 7, 30]
+    r = knox_test(
+        x,
+        y,
+        t,
+        space_bands=space,
+        time_bands=time,
+        closed=closed,
+        same_location=True,
+        permutations=1,
+        random_state=0,
+    )
+    np.testing.assert_array_equal(
+        r.observed, brute_table(x, y, t, space, time, closed, True, "euclidean")
+    )
+    assert r.observed.sum() < len(x) * (len(x) - 1) // 2  # some pairs are below the breaks
+
+
 def test_thread_count_does_not_change_results(month1):
     a = knox_test(
         month1.X,

@@ -18,7 +18,7 @@ from guardian.analysis.risk import (
     rolling_origin_backtest,
     rolling_windows,
 )
-from guardian.analysis.risk.render import backtest_caption, render_risk_map
+from guardian.reports.maps import backtest_caption, render_risk_map
 from guardian.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]

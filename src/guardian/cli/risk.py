@@ -285,7 +285,7 @@ def register(app: typer.Typer) -> None:
         if map_out is not None:
             from dataclasses import replace
 
-            from guardian.analysis.risk.render import render_risk_map
+            from guardian.reports.maps import render_risk_map
 
             last_end = res.periods["end"].max()
             model = methods[best].clone(grid=res.grid).fit(events, last_end)

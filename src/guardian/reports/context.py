@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -32,6 +33,10 @@ DEFAULT_ANOMALY = {
     "mad_floor": 0.025,
 }
 """Defaults of :func:`guardian.analysis.performance.detect_anomalies`, written into reports."""
+
+TARGETING_HISTORY_MONTHS = 18
+"""Months of victim/public-reported crime read for the targeting sections, ending at the
+briefing month: six monthly back-test windows of the risk map, each with a year of look-back."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,18 @@ class BriefingContext:
     district_counts : DataFrame or None
         ``month, district, category, count`` of the force (at least for the briefing month);
         ``None``: computed from ``events``.
+    engine : sqlalchemy.Engine or None
+        The store, for the operations sections (cocoons, patrols); ``None`` when the context was
+        built from files, and those sections then say they are not available.
+    timezone : str or None
+        The force's local timezone (``"Europe/London"``); month boundaries of the targeting
+        sections are local midnights. ``None``: taken from the event times.
+    targeting_loader : callable or None
+        Returns the force's victim/public-reported crime events (police-generated categories
+        and ASB excluded) for the :data:`TARGETING_HISTORY_MONTHS` months to the briefing month;
+        used through :attr:`targeting_events`.
+    scratch : dict
+        Results shared between sections of one briefing (harm spots, back-test), computed once.
     """
 
     force: str
@@ -158,6 +175,12 @@ class BriefingContext:
     district_counts: pd.DataFrame | None = field(default=None, repr=False)
     event_frame: pd.DataFrame | None = field(default=None, repr=False)
     event_loader: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+    engine: Any = field(default=None, repr=False, compare=False)
+    timezone: str | None = None
+    targeting_loader: Callable[[], pd.DataFrame] | None = field(
+        default=None, repr=False, compare=False
+    )
+    scratch: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         perf.add_months(self.month, 0)  # validates the month
@@ -181,6 +204,37 @@ class BriefingContext:
         if self.event_loader is not None:
             return self.event_loader()
         return empty_events()
+
+    @cached_property
+    def targeting_events(self) -> pd.DataFrame:
+        """The force's events used for targeting (harm spots, risk map), times in local time.
+
+        Every crime category except the police-generated ones (drugs, possession of weapons);
+        no ASB; months from :data:`TARGETING_HISTORY_MONTHS` before the briefing month to it.
+        """
+        from guardian.analysis.hotspots import DEFAULT_TARGET_CATEGORIES
+
+        if self.targeting_loader is not None:
+            ev = self.targeting_loader()
+        else:
+            ev = self.events
+            first = perf.add_months(self.month, -(TARGETING_HISTORY_MONTHS - 1))
+            keep = (
+                (ev["dataset"] == self.force)
+                & ev["category"].isin(DEFAULT_TARGET_CATEGORIES)
+                & (ev["month"] >= first)
+                & (ev["month"] <= self.month)
+            )
+            ev = ev[keep]
+        if (
+            self.timezone
+            and len(ev)
+            and isinstance(ev["time"].dtype, pd.DatetimeTZDtype)
+            and str(ev["time"].dt.tz) != self.timezone
+        ):
+            # the store returns UTC; month boundaries (2021-10-01 00:00) are local
+            ev = ev.assign(time=ev["time"].dt.tz_convert(self.timezone))
+        return ev.reset_index(drop=True)
 
     @cached_property
     def picture(self) -> Picture:
@@ -407,6 +461,18 @@ def gather_context(
     def load_events() -> pd.DataFrame:
         return events_frame(engine, dataset=dataset, start_month=start, end_month=month)
 
+    def load_targeting() -> pd.DataFrame:
+        from guardian.analysis.hotspots import DEFAULT_TARGET_CATEGORIES
+
+        first = perf.add_months(month, -(TARGETING_HISTORY_MONTHS - 1))
+        return events_frame(
+            engine,
+            dataset=dataset,
+            categories=DEFAULT_TARGET_CATEGORIES,
+            start_month=first,
+            end_month=month,
+        )
+
     return BriefingContext(
         force=dataset,
         force_short=short,
@@ -425,7 +491,20 @@ def gather_context(
         counts=monthly_counts(engine, wanted),
         district_counts=dcounts,
         event_loader=load_events,
+        engine=engine,
+        timezone=_dataset_timezone(engine, dataset),
+        targeting_loader=load_targeting,
     )
+
+
+def _dataset_timezone(engine, dataset: str) -> str | None:
+    """The dataset's timezone as stored (``None`` when the store has no such column)."""
+    from sqlalchemy import select
+
+    from guardian.store.models import Dataset
+
+    with engine.connect() as conn:
+        return conn.execute(select(Dataset.timezone).where(Dataset.name == dataset)).scalar()
 
 
 def sources_from_files(paths: list[Path]) -> list[dict]:

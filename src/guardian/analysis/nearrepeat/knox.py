@@ -753,7 +753,7 @@ def _permutation_counts(
         k = loads.index(min(loads))
         groups[k].append(blk)
         loads[k] += blk[2] - blk[1]
-    groups = [g for g in groups if g]
+    groups = [grp for grp in groups if grp]
 
     def work(group: list[tuple[int, int, int]], up: np.ndarray, upo: np.ndarray) -> np.ndarray:
         pc = up.shape[0]

@@ -3,6 +3,7 @@
 Every method is an estimator with ``fit(events, cutoff)`` (only events before the cut-off are
 used) and ``predict(start, end) -> GridSurface``; one evaluation (hit rate, PAI at fixed area
 coverage, with the oracle maximum) and one rolling-origin back-test work for all of them.
+Drawing a map (with its back-test figures) is a report's job: :mod:`guardian.reports.maps`.
 """
 
 from guardian.analysis.risk.backtest import (
@@ -25,7 +26,6 @@ from guardian.analysis.risk.grid import Grid, GridSurface
 from guardian.analysis.risk.kde import KDERisk
 from guardian.analysis.risk.naive import NaiveRisk
 from guardian.analysis.risk.prospective import ProspectiveRisk
-from guardian.analysis.risk.render import backtest_caption, render_risk_map
 from guardian.analysis.risk.sepp import SEPPRisk
 
 __all__ = [
@@ -40,13 +40,11 @@ __all__ = [
     "ProspectiveRisk",
     "RiskEstimator",
     "SEPPRisk",
-    "backtest_caption",
     "captured",
     "evaluate_surface",
     "hit_rate",
     "make_estimator",
     "pai",
-    "render_risk_map",
     "rolling_origin_backtest",
     "rolling_windows",
 ]

@@ -1,7 +1,14 @@
-"""Risk maps drawn with their measured accuracy: a map is never shown without its back-test."""
+"""Static maps for reports: risk maps drawn with their measured accuracy (a map is never shown
+without its back-test) and harm-spot maps over a plain background of the period's events.
+
+These functions draw (and, when given a path, write) figures, so they live with the reports, not
+in :mod:`guardian.analysis` (which stays free of file output).
+"""
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 
 import numpy as np
@@ -136,4 +143,87 @@ def render_risk_map(
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(p)
+    return fig
+
+
+def figure_data_uri(fig, *, dpi: int = 110) -> str:
+    """A matplotlib figure as a ``data:image/png;base64,...`` URI (nothing written to disk)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def harm_spot_map(
+    background_x,
+    background_y,
+    spots: list[dict],
+    *,
+    cell_m: float,
+    title: str,
+    caption: str = "",
+    crs: str = "",
+):
+    """Harm-spot cells over a plain background of every event of the period (faint points).
+
+    No tiles and no network: the background is the events themselves, so the map shows where
+    recorded crime is and which 150 m cells carry the most harm.
+
+    Parameters
+    ----------
+    background_x, background_y : arrays of float
+        Event locations in projected metres (events without a location are left out).
+    spots : list of dict
+        Each with ``rank`` and ``cells_xy`` — lower-left corners ``[x, y]`` (metres) of the
+        spot's cells.
+    cell_m : float
+        Cell side in metres.
+    title, caption : str
+    crs : str
+        Printed on the axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    bx = np.asarray(background_x, float)
+    by = np.asarray(background_y, float)
+    ok = np.isfinite(bx) & np.isfinite(by)
+    bx, by = bx[ok], by[ok]
+    fig = Figure(figsize=(7.6, 6.4), dpi=110)
+    ax = fig.add_axes([0.08, 0.12, 0.9, 0.8])
+    ax.scatter(bx, by, s=0.6, c="#9aa5b1", alpha=0.35, linewidths=0, rasterized=True)
+    for s in spots:
+        for x0, y0 in s["cells_xy"]:
+            # drawn larger than the 150 m cell would be at county scale: a marker, with the cell
+            # itself (to scale) inside it
+            ax.add_patch(
+                Rectangle((x0, y0), cell_m, cell_m, facecolor="#b91c1c", edgecolor="none")
+            )
+        cx, cy = s["cells_xy"][0]
+        ax.plot(cx + cell_m / 2, cy + cell_m / 2, "o", ms=9, mfc="none", mec="#b91c1c", mew=1.3)
+        ax.annotate(
+            str(s["rank"]),
+            (cx + cell_m / 2, cy + cell_m / 2),
+            xytext=(5, 4),
+            textcoords="offset points",
+            fontsize=7,
+            color="#7f1d1d",
+            fontweight="bold",
+        )
+    if bx.size:
+        pad = 1500.0
+        ax.set_xlim(bx.min() - pad, bx.max() + pad)
+        ax.set_ylim(by.min() - pad, by.max() + pad)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"x (m, {crs or 'projected'})", fontsize=7)
+    ax.set_ylabel("y (m)", fontsize=7)
+    ax.tick_params(labelsize=6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(title, fontsize=9)
+    if caption:
+        fig.text(0.08, 0.015, caption, fontsize=6.5, va="bottom", wrap=True)
     return fig
