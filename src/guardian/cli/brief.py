@@ -111,5 +111,17 @@ def register(app: typer.Typer) -> None:
                 ctx = gather_context(engine, force, month, params=params)
             progress.update(task, description="computing and rendering")
             paths = write_briefing(ctx, out, pdf=pdf)
+        json_path = paths.get("json")
+        if json_path:
+            import json as _json
+
+            data = _json.loads(Path(json_path).read_text())
+            head = data.get("sections", {}).get("headline", {})
+            from guardian.cli.data_cmds import make_console
+
+            out_console = make_console()
+            out_console.print(f"[b]{data['meta']['force']}, {head.get('month_label', '')}[/b]")
+            for sentence in head.get("sentences", []):
+                out_console.print(f"  {sentence}")
         for kind, p in paths.items():
             console.print(f"{kind:>4}: {p}")
