@@ -3,13 +3,13 @@
 #                and write the monthly coordination briefing for the latest bundled month.
 #   make test  - set up everything (PostgreSQL and Chromium included) and run the whole suite
 #                against SQLite and PostgreSQL.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 GUARDIAN := $(VENV)/bin/guardian
 export GUARDIAN_HOME ?= $(HOME)/.guardian
 
-.PHONY: demo test setup system-deps lint bench clean
+.PHONY: demo test setup system-deps system-deps-demo lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ setup: system-deps $(VENV)/.installed
 system-deps:
 	@bash scripts/system-deps.sh
 
-demo: setup
+# The demo needs no database server and no browser.
+system-deps-demo:
+	@GUARDIAN_SKIP_TEST_DEPS=1 bash scripts/system-deps.sh
+
+demo: system-deps-demo $(VENV)/.installed
 	$(GUARDIAN) ingest data/police_uk_street_essex
 	$(GUARDIAN) status
 	$(GUARDIAN) brief --force essex --month latest --out $(GUARDIAN_HOME)/briefing
@@ -37,7 +41,7 @@ lint: setup
 	$(VENV)/bin/lint-imports
 
 bench: setup
-	$(PY) benchmarks/ingest.py
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -12,11 +12,15 @@ import hashlib
 
 from guardian.reports.briefing import (
     categories,
+    cocoons,
     comparison,
     data_quality,
     districts,
     harm,
     headline,
+    patrols,
+    risk,
+    spots,
     trend,
 )
 from guardian.reports.briefing.base import Section, SimpleSection, clean, unavailable
@@ -28,6 +32,10 @@ SECTIONS: list[Section] = [
     districts.SECTION,
     harm.SECTION,
     comparison.SECTION,
+    spots.SECTION,
+    risk.SECTION,
+    cocoons.SECTION,
+    patrols.SECTION,
     data_quality.SECTION,
 ]
 
