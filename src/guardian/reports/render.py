@@ -43,9 +43,13 @@ def render_pdf(html: str, path: Path) -> None:
     HTML(string=html, base_url=None).write_pdf(str(path))
 
 
+_NOT_IN_JSON = ("chart", "map_layer")
+"""Keys left out of ``briefing.json``: chart images and the interactive map's drawing data."""
+
+
 def _strip_charts(obj):
     if isinstance(obj, dict):
-        return {k: _strip_charts(v) for k, v in obj.items() if k != "chart"}
+        return {k: _strip_charts(v) for k, v in obj.items() if k not in _NOT_IN_JSON}
     if isinstance(obj, list):
         return [_strip_charts(v) for v in obj]
     return obj
@@ -56,16 +60,25 @@ def briefing_json(briefing: dict) -> str:
     return json.dumps(_strip_charts(briefing), indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def write_briefing(ctx, out_dir: Path, *, pdf: bool = True, sections=None) -> dict[str, Path]:
-    """Build the briefing from ``ctx`` and write ``briefing.html``, ``.json`` and ``.pdf``.
+def write_briefing(
+    ctx, out_dir: Path, *, pdf: bool = True, sections=None, interactive_map: bool = True
+) -> dict[str, Path]:
+    """Build the briefing from ``ctx`` and write ``briefing.html``, ``.json`` and ``.pdf``, and
+    the interactive map ``briefing_map.html`` beside them (linked from the page).
 
-    Returns the paths written (keys ``html``, ``json``, ``pdf``).
+    Returns the paths written (keys ``html``, ``json``, ``map``, ``pdf``).
     """
+    from guardian.reports.interactive import MAP_FILE, write_briefing_map
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = build_briefing(ctx, sections)
-    html = render_html(data, sections)
     paths = {"html": out_dir / "briefing.html", "json": out_dir / "briefing.json"}
+    if interactive_map:
+        paths["map"] = out_dir / MAP_FILE
+        write_briefing_map(data, paths["map"])
+        data["map_file"] = MAP_FILE
+    html = render_html(data, sections)
     paths["html"].write_text(html, encoding="utf-8")
     paths["json"].write_text(briefing_json(data), encoding="utf-8")
     if pdf:
