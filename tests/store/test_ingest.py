@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from conftest import ESSEX, REPO
 from guardian.store.events import events_frame
 from guardian.store.ingest import ingest, quarantine_frame
-from guardian.store.models import Event, SourceFile
+from guardian.store.models import Event, Outcome, SourceFile
 from guardian.store.status import dataset_status, month_gaps, resolve_dataset
 
 NOV = ESSEX / "2021-11-essex-street.csv.gz"
@@ -96,6 +96,14 @@ def test_outcomes_attach_latest_to_crime(engine, tmp_path):
     ingest(engine, [feb, jan], workers=1)  # order of loading does not matter: latest month wins
     after = events_frame(engine, dataset="Essex Police", categories=["burglary"])
     assert after.set_index("event_id").loc[cid, "outcome"] == "Offender given a caution"
+    # a republished outcomes month replaces the old one
+    feb.write_text("\n".join([head, row.format(m="2022-02", o="Local resolution")]) + "\n")
+    (rep,) = ingest(engine, [feb], workers=1)
+    assert rep.status == "replaced"
+    again = events_frame(engine, dataset="Essex Police", categories=["burglary"])
+    assert again.set_index("event_id").loc[cid, "outcome"] == "Local resolution"
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(Outcome)).scalar_one() == 2
 
 
 def test_quarantine_is_kept_with_file_line_and_raw(engine):

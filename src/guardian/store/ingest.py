@@ -182,6 +182,17 @@ class _Loader:
                           .values(superseded_at=_now()))
                 report.status = "replaced"
                 report.message = "replaces " + ", ".join(o.name for o in old)
+        elif parsed.kind == "outcomes":
+            old = c.execute(select(SourceFile.id, SourceFile.name).where(
+                SourceFile.dataset_id == ds, SourceFile.kind == "outcomes",
+                SourceFile.month == parsed.month, active)).all()
+            if old:
+                old_ids = [o.id for o in old]
+                c.execute(delete(Outcome).where(Outcome.source_file_id.in_(old_ids)))
+                c.execute(update(SourceFile).where(SourceFile.id.in_(old_ids))
+                          .values(superseded_at=_now()))
+                report.status = "replaced"
+                report.message = "replaces " + ", ".join(o.name for o in old)
         fid = c.execute(insert(SourceFile).values(
             dataset_id=ds, name=src.name, sha256=parsed.sha256, kind=parsed.kind,
             month=parsed.month, rows_read=parsed.rows_read, loaded=0, quarantined=0,
