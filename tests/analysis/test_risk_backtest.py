@@ -18,8 +18,8 @@ from guardian.analysis.risk import (
     rolling_origin_backtest,
     rolling_windows,
 )
-from guardian.reports.maps import backtest_caption, render_risk_map
 from guardian.errors import InputError
+from guardian.reports.maps import backtest_caption, render_risk_map
 
 REPO = Path(__file__).resolve().parents[2]
 CHICAGO_BE = REPO / "data" / "chicago_residential_burglary_2016" / "chicago_be.csv"

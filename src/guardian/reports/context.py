@@ -34,6 +34,17 @@ DEFAULT_ANOMALY = {
 }
 """Defaults of :func:`guardian.analysis.performance.detect_anomalies`, written into reports."""
 
+_REPEATED = (
+    "dataset",
+    "month",
+    "time_precision",
+    "category",
+    "crs",
+    "district",
+    "lsoa_code",
+    "lsoa_name",
+    "location",
+)
 TARGETING_HISTORY_MONTHS = 18
 """Months of victim/public-reported crime read for the targeting sections, ending at the
 briefing month: six monthly back-test windows of the risk map, each with a year of look-back."""
@@ -234,6 +245,9 @@ class BriefingContext:
         ):
             # the store returns UTC; month boundaries (2021-10-01 00:00) are local
             ev = ev.assign(time=ev["time"].dt.tz_convert(self.timezone))
+        # repeated values as categories: the analyses test, map and de-duplicate these columns
+        # many times (per month, per back-test window), which is costly on strings
+        ev = ev.astype({c: "category" for c in _REPEATED if c in ev.columns})
         return ev.reset_index(drop=True)
 
     @cached_property

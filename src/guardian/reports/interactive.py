@@ -44,6 +44,7 @@ def leaflet_dir() -> Path | None:
 def _inline_css(d: Path) -> str:
     """leaflet.css with its ``url(images/...)`` references replaced by data URIs."""
     css = (d / "leaflet.css").read_text(encoding="utf-8")
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)  # comments (they hold bug-tracker links)
 
     def repl(m: re.Match) -> str:
         p = d / m.group(1)
@@ -84,7 +85,8 @@ def map_data(briefing: dict) -> dict:
         ),
         "cocoons": (coc.get("map_layer") or {}).get("cocoons", []),
         "cocoons_note": (
-            f"{coc.get('live_count', 0)} live cocoons at {str(coc.get('as_of', ''))[:10]}"
+            f"{coc.get('live_count', 0)} live cocoons at {str(coc.get('as_of', ''))[:10]} "
+            "(circle: one radius around each cocoon's centre; click for its zone)"
             if coc.get("available")
             else f"Cocoons not available: {coc.get('reason', '')}"
         ),
@@ -118,18 +120,25 @@ _APP_JS = r"""
   var events = L.layerGroup(), spots = L.layerGroup(), risk = L.layerGroup(), cocoons = L.layerGroup();
   D.points.forEach(function (p) {
     L.circleMarker([p[0], p[1]], { renderer: canvas, radius: Math.min(1.2 + Math.sqrt(p[2]), 6),
-      stroke: false, fillColor: '#52606d', fillOpacity: 0.35, interactive: false }).addTo(events);
+      stroke: false, fillColor: '#7b8794', fillOpacity: 0.3, interactive: false }).addTo(events);
   });
   D.risk.forEach(function (b) {
-    L.rectangle(b, { renderer: canvas, stroke: false, fillColor: '#f59e0b', fillOpacity: 0.55,
-      interactive: false }).addTo(risk);
+    // a 2-pixel outline keeps a 150 m cell visible at county scale
+    L.rectangle(b, { renderer: canvas, color: '#d97706', weight: 2, opacity: 0.9,
+      fillColor: '#f59e0b', fillOpacity: 0.6, interactive: false }).addTo(risk);
   });
   D.cocoons.forEach(function (c) {
     L.circle([c.lat, c.lon], { radius: c.radius_m, color: '#1d4ed8', weight: 1.2, fillOpacity: 0.06 })
       .bindPopup('<b>' + esc(c.ref) + '</b> — ' + c.members + ' burglaries, ' + c.overdue +
-                 ' visits overdue<br>' + esc(c.why)).addTo(cocoons);
+                 ' visits overdue; zone ' + c.zone_km2 + ' km² (the union of its burglaries\' ' +
+                 c.radius_m + ' m discs; the circle is one radius around its centre)<br>' +
+                 esc(c.why)).addTo(cocoons);
   });
   D.spots.forEach(function (s) {
+    var b = L.latLngBounds(s.bounds);
+    // a ring of fixed screen size marks the cell at any zoom; the cell itself is drawn to scale
+    L.circleMarker(b.getCenter(), { radius: 8, color: '#b91c1c', weight: 2, fill: false,
+      interactive: false }).addTo(spots);
     L.rectangle(s.bounds, { color: '#7f1d1d', weight: 2, fillColor: '#b91c1c', fillOpacity: 0.8 })
       .bindPopup('<b>Spot ' + s.rank + '</b> — ' + esc(s.district) + '<br>' + esc(s.streets) +
                  (s.label ? '<br>Label: ' + esc(s.label) : '') + '<br><small>' + esc(s.why) + '</small>')

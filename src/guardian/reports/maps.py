@@ -111,7 +111,7 @@ def render_risk_map(
     inside = v[m]
     if inside.size:
         thr = np.quantile(inside, 1.0 - coverage)
-        if thr > 0:
+        if thr > 0 and min(v.shape) >= 2:  # contour needs at least 2 x 2 cells
             ax.contour(
                 (v >= thr) & m,
                 levels=[0.5],
@@ -194,14 +194,12 @@ def harm_spot_map(
     bx, by = bx[ok], by[ok]
     fig = Figure(figsize=(7.6, 6.4), dpi=110)
     ax = fig.add_axes([0.08, 0.12, 0.9, 0.8])
-    ax.scatter(bx, by, s=0.6, c="#9aa5b1", alpha=0.35, linewidths=0, rasterized=True)
+    ax.scatter(bx, by, s=1.0, c="#7b8794", alpha=0.45, linewidths=0, rasterized=True)
     for s in spots:
         for x0, y0 in s["cells_xy"]:
             # drawn larger than the 150 m cell would be at county scale: a marker, with the cell
             # itself (to scale) inside it
-            ax.add_patch(
-                Rectangle((x0, y0), cell_m, cell_m, facecolor="#b91c1c", edgecolor="none")
-            )
+            ax.add_patch(Rectangle((x0, y0), cell_m, cell_m, facecolor="#b91c1c", edgecolor="none"))
         cx, cy = s["cells_xy"][0]
         ax.plot(cx + cell_m / 2, cy + cell_m / 2, "o", ms=9, mfc="none", mec="#b91c1c", mew=1.3)
         ax.annotate(

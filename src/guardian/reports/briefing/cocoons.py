@@ -5,6 +5,10 @@ visits and the delivery figures (:func:`guardian.operations.cocoons.service.coco
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from guardian.errors import GuardianError
+from guardian.reports.briefing import common as c
 from guardian.reports.briefing import targeting as tg
 from guardian.reports.briefing.base import SimpleSection, unavailable
 
@@ -43,7 +47,7 @@ def build(ctx) -> dict:
         from guardian.operations.cocoons.service import cocoon_section_data
 
         d = cocoon_section_data(ctx.engine, dataset=ctx.force, as_of=as_of)
-    except Exception as exc:  # the briefing never fails on one section
+    except (GuardianError, SQLAlchemyError) as exc:  # no data, no tables: say so, go on
         return unavailable(tg.reason(exc, "cocoons could not be read"), command=open_cmd)
     if not d["parameters"]:
         return unavailable(
@@ -53,16 +57,14 @@ def build(ctx) -> dict:
             command=open_cmd,
             as_of=d["as_of"],
         )
-    live = sorted(
-        d["cocoons"], key=lambda r: (-r["visits_overdue"], -r["members"], str(r["ref"]))
-    )
+    live = sorted(d["cocoons"], key=lambda r: (-r["visits_overdue"], -r["members"], str(r["ref"])))
     params = [{**p, "text": _param_text(p)} for p in d["parameters"]]
     sources = sorted({str(p.get("source")) for p in d["parameters"]})
     crs = d.get("crs") or ""
     return {
         "available": True,
         "as_of": d["as_of"],
-        "as_of_rule": f"end of {ctx.month} (local midnight on the first of the next month)",
+        "as_of_rule": f"the end of {c.month_label(ctx.month)}",
         "timezone": d["timezone"],
         "timing": d["timing"],
         "timing_note": d["timing_note"],
@@ -92,6 +94,7 @@ def build(ctx) -> dict:
                     "radius_m": r["radius_m"],
                     "members": r["members"],
                     "overdue": r["visits_overdue"],
+                    "zone_km2": r["zone_km2"],
                     "why": r["why"],
                 }
                 for r in live

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from guardian.errors import GuardianError
+from guardian.reports.briefing import common as c
 from guardian.reports.briefing import targeting as tg
 from guardian.reports.briefing.base import SimpleSection, unavailable
 
@@ -22,10 +26,8 @@ def build(ctx) -> dict:
     try:
         from guardian.operations.patrols.service import patrol_section_data
 
-        d = patrol_section_data(
-            ctx.engine, dataset=ctx.force, as_of=as_of, period_days=PERIOD_DAYS
-        )
-    except Exception as exc:  # the briefing never fails on one section
+        d = patrol_section_data(ctx.engine, dataset=ctx.force, as_of=as_of, period_days=PERIOD_DAYS)
+    except (GuardianError, SQLAlchemyError) as exc:  # no data, no tables: say so, go on
         return unavailable(tg.reason(exc, "patrol plans could not be read"), command=plan_cmd)
     if not d["plans"]:
         return unavailable(
@@ -37,8 +39,8 @@ def build(ctx) -> dict:
     return {
         "available": True,
         "as_of": d["as_of"],
-        "as_of_rule": f"end of {ctx.month}; plans whose week overlaps the {PERIOD_DAYS} days "
-        "before it or the week after",
+        "as_of_rule": f"the end of {c.month_label(ctx.month)}; plans whose week overlaps the "
+        f"{PERIOD_DAYS} days before it or the week after",
         "period": d["period"],
         "plans": d["plans"],
         "totals": d["totals"],

@@ -9,14 +9,12 @@ are analysed on the same cells; labels need all six months loaded.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from guardian.analysis import performance as perf
 from guardian.analysis.hotspots import (
     StudyArea,
     emerging_hotspots,
     harm_spots,
-    month_periods,
     spot_overlap,
 )
 from guardian.errors import InputError
@@ -47,11 +45,15 @@ def compute(ctx):
     loaded = set(ctx.loaded_months.get(ctx.force, []))
     present = [m for m in window if m in loaded]
     area = StudyArea.from_events(ev[ev["month"].isin(present)], cell_m=CELL_M)
-    kw = {"area": area, "weights": dict(ctx.harm_weights.weights), "top_n": TOP_N}
+    # per-event harm weights (the category mapping, applied once rather than per month)
+    w = ev["category"].map(dict(ctx.harm_weights.weights)).astype(float).fillna(0.0)
+    kw = {"area": area, "weights": w.to_numpy(), "top_n": TOP_N}
     tz = tg.local_tz(ctx)
     emerging = None
     if len(present) == LABEL_MONTHS:
-        periods = [(tg.month_start(m, tz), tg.month_start(perf.add_months(m, 1), tz)) for m in window]
+        periods = [
+            (tg.month_start(m, tz), tg.month_start(perf.add_months(m, 1), tz)) for m in window
+        ]
         emerging = emerging_hotspots(ev, periods=periods, **kw)
         res, prev = emerging.results[-1], emerging.results[-2]
     else:
@@ -194,7 +196,7 @@ def build(ctx) -> dict:
         ),
         crs=crs,
     )
-    chart = maps.figure_data_uri(fig, dpi=100)
+    chart = maps.figure_data_uri(fig, dpi=85)
     # background for the interactive map: the month's map points with their counts
     pts = month_ev.groupby(["x", "y"]).size().reset_index(name="n")
     plon, plat = tg.to_lonlat(pts["x"], pts["y"], crs)
@@ -230,8 +232,7 @@ def build(ctx) -> dict:
         "chart": chart,
         "map_layer": {
             "points": [
-                [float(a), float(b), int(n)]
-                for a, b, n in zip(plat, plon, pts["n"], strict=True)
+                [float(a), float(b), int(n)] for a, b, n in zip(plat, plon, pts["n"], strict=True)
             ],
             "spots": [
                 {

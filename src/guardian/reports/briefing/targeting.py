@@ -4,6 +4,7 @@ month boundaries in local time, British National Grid to longitude/latitude, wor
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -41,15 +42,20 @@ def end_of_month_utc(month: str, tz: str) -> datetime:
     return month_start(perf.add_months(month, 1), tz).tz_convert("UTC").to_pydatetime()
 
 
-def to_lonlat(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
-    """Projected metres -> longitude, latitude (WGS84 degrees), for the interactive map only."""
+@lru_cache(maxsize=8)
+def _transformer(crs: str):
     from pyproj import Transformer
 
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+
+def to_lonlat(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Projected metres -> longitude, latitude (WGS84 degrees), for the interactive map only."""
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     if not crs:
         return np.full(x.shape, np.nan), np.full(y.shape, np.nan)
-    tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    tr = _transformer(crs)
     lon, lat = tr.transform(x, y)
     return np.round(np.asarray(lon, float), 6), np.round(np.asarray(lat, float), 6)
 
