@@ -17,7 +17,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-setup: system-deps $(VENV)/.installed
+# Browser libraries for the interactive map (Leaflet, pinned in package-lock.json).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: system-deps $(VENV)/.installed node_modules/.installed
 
 # System libraries: WeasyPrint needs Pango; tests need PostgreSQL and Chromium. Installed with
 # apt-get only when missing (we run as root on the project's machines).
@@ -28,7 +33,7 @@ system-deps:
 system-deps-demo:
 	@GUARDIAN_SKIP_TEST_DEPS=1 bash scripts/system-deps.sh
 
-demo: system-deps-demo $(VENV)/.installed
+demo: system-deps-demo $(VENV)/.installed node_modules/.installed
 	$(GUARDIAN) ingest data/police_uk_street_essex
 	$(GUARDIAN) status
 	$(GUARDIAN) brief --force essex --month latest --out $(GUARDIAN_HOME)/briefing
