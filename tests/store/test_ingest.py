@@ -191,3 +191,12 @@ def test_ctrl_c_mid_load_rolls_back(sqlite_engine, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         ingest(sqlite_engine, [NOV, ESSEX / "2021-10-essex-street.csv.gz"], workers=1)
     assert _snapshot(sqlite_engine) == before
+
+
+def test_events_frame_times_are_local_so_summer_months_stay_in_their_month(sqlite_engine):
+    ingest(sqlite_engine, [ESSEX / "2021-07-essex-street.csv.gz"], workers=1)
+    ev = events_frame(sqlite_engine, dataset="Essex Police")
+    assert str(ev["time"].dt.tz) == "Europe/London"
+    # British Summer Time: in UTC this would be 2021-06-30 23:00 and fall in June
+    assert (ev["time"].dt.strftime("%Y-%m") == "2021-07").all()
+    assert (ev["time"].dt.hour == 0).all()

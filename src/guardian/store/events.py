@@ -48,6 +48,8 @@ def events_frame(
     Returns
     -------
     DataFrame
+        Times are tz-aware in the dataset's own timezone (so month and day boundaries are
+        local), or in UTC when datasets of different timezones are mixed.
         Sorted by time, then load order; ``district`` filled from the reference geography for
         police.uk datasets (policing district of the LSOA).
     """
@@ -87,13 +89,16 @@ def events_frame(
     for (name, tz), sub in raw.groupby(["dataset", "tz"], sort=True):
         t = pd.to_datetime(sub["local"], format="ISO8601").dt.tz_localize(tz, ambiguous="NaT",
                                                         nonexistent="shift_forward")
-        sub = sub.assign(time=t.dt.tz_convert("UTC"))
+        sub = sub.assign(time=t)
         short = force_short_name(str(name))
         if short in forces():
             sub = sub.assign(district=districts_for(sub["lsoa_code"], short).to_numpy())
         else:
             sub = sub.assign(district="")
         parts.append(sub)
+    if len({str(p["time"].dt.tz) for p in parts}) > 1:
+        # Datasets in different timezones share one column only in UTC.
+        parts = [p.assign(time=p["time"].dt.tz_convert("UTC")) for p in parts]
     out = pd.concat(parts, ignore_index=True)
     out = out[list(EVENT_COLUMNS)]
     for c, t in EVENT_COLUMNS.items():

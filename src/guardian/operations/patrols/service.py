@@ -318,7 +318,7 @@ def _district_events(conn: Connection, ds, district: str, codes: Sequence[str] |
         "event_id": raw["event_key"].astype("string"),
         "dataset": pd.Series(ds.name, index=raw.index, dtype="string"),
         "month": raw["month"].astype("string"),
-        "time": t.dt.tz_convert("UTC"),
+        "time": t,  # local time, as events_frame gives
         "time_precision": raw["time_precision"].astype("string"),
         "category": raw["category"].astype("string"),
         "dwelling": raw["dwelling"].astype("boolean"),
