@@ -247,10 +247,11 @@ class _Loader:
             cols = (*cols, *const)
             const = {}
         if dialect == "postgresql":
-            # COPY in CSV form: strings quoted (so "" is an empty string), NULL unquoted.
+            # COPY in CSV form with every string quoted; None is written as a quoted "" too,
+            # and FORCE_NULL turns that into NULL in the nullable columns (none of which
+            # holds empty strings).
             buf = io.StringIO()
-            pd.DataFrame(rows, columns=list(cols)).to_csv(
-                buf, header=False, index=False, quoting=csv.QUOTE_NONNUMERIC, na_rep="")
+            csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(rows)
             dbapi = self.conn.connection.driver_connection
             with dbapi.cursor() as cur:
                 nullable = [c for c in cols if table.c[c].nullable]

@@ -1017,6 +1017,38 @@ def _span(members: pd.DataFrame, tz: str) -> tuple[datetime, datetime]:
             pd.Timestamp(ends).to_pydatetime())
 
 
+def _spans(members: pd.DataFrame, tz_of: dict[int, str]) -> pd.DataFrame:
+    """:func:`_span` of every cocoon at once (one timezone conversion per timezone).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``cocoon_id``: ``opened_at`` (first report) and ``ends_at`` (latest report +
+        window, calendar days), naive UTC ``datetime64``.
+    """
+    if members.empty:
+        return pd.DataFrame({"opened_at": pd.Series(dtype="datetime64[ns]"),
+                             "ends_at": pd.Series(dtype="datetime64[ns]")})
+    cid = members["cocoon_id"].to_numpy(np.int64)
+    local_end = pd.DatetimeIndex(pd.to_datetime(members["reported_local"])).as_unit("ns") + \
+        pd.to_timedelta(members["window_days"].to_numpy(float), unit="D")
+    end = np.full(len(members), np.datetime64("NaT"), dtype="datetime64[ns]")
+    tzs = pd.Series(cid).map(tz_of).to_numpy(object)
+    for tz in pd.unique(tzs):
+        sel = tzs == tz
+        end[sel] = _to_utc_naive(local_end[sel], tz).as_unit("ns").to_numpy()
+    frame = pd.DataFrame({
+        "cocoon_id": cid, "end": end,
+        "reported": pd.DatetimeIndex(pd.to_datetime(members["reported_at"])).as_unit("ns")})
+    return frame.groupby("cocoon_id").agg(opened_at=("reported", "min"), ends_at=("end", "max"))
+
+
+def _pydt(value: Any) -> datetime | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).to_pydatetime()
+
+
 def _status(state: str, ends_at: datetime, visits_done: int, as_of: datetime) -> str:
     if state == "merged":
         return "merged"

@@ -77,8 +77,6 @@ def upgrade() -> None:
     sa.Column('outcome_month', sa.String(length=7), nullable=True),
     sa.Column('source_file_id', sa.Integer(), nullable=False),
     sa.Column('source_line', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['dataset_id'], ['datasets.id'], name=op.f('fk_events_dataset_id_datasets')),
-    sa.ForeignKeyConstraint(['source_file_id'], ['source_files.id'], name=op.f('fk_events_source_file_id_source_files')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events')),
     sa.UniqueConstraint('dataset_id', 'event_key', name='uq_events_dataset_key')
     )
@@ -93,8 +91,6 @@ def upgrade() -> None:
     sa.Column('outcome', sa.Text(), nullable=False),
     sa.Column('source_file_id', sa.Integer(), nullable=False),
     sa.Column('source_line', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['dataset_id'], ['datasets.id'], name=op.f('fk_outcomes_dataset_id_datasets')),
-    sa.ForeignKeyConstraint(['source_file_id'], ['source_files.id'], name=op.f('fk_outcomes_source_file_id_source_files')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outcomes'))
     )
     with op.batch_alter_table('outcomes', schema=None) as batch_op:
