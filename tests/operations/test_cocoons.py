@@ -704,3 +704,109 @@ def test_link_burglaries_matches_union_find_on_chicago_first_quarter():
                                 np.zeros(3), 400.0, 42.0, is_new=np.array([False, False, True]),
                                 group=np.array([7, 7, -1]))
     assert glued[0] == glued[1] != glued[2]
+
+
+# --------------------------------------------------------------------------------------------
+# The briefing section's fast path against a brute-force recount from every row
+# --------------------------------------------------------------------------------------------
+
+
+def _brute_section(engine, as_of: datetime, limit: int) -> dict:
+    """Live cocoons, overdue visits and delivery recomputed in plain Python from all rows
+    (dataset timezone UTC, so local report time = UTC report time)."""
+    a = as_of.astimezone(UTC).replace(tzinfo=None)
+    with engine.connect() as c:
+        coc = {r.id: r for r in c.execute(select(Cocoon.__table__))}
+        mem = {r.id: r for r in c.execute(select(CocoonMember.__table__))}
+        vis = list(c.execute(select(CocoonVisit.__table__)))
+    live = {}
+    for cid, r in coc.items():
+        ms = [m for m in mem.values() if m.cocoon_id == cid and m.reported_at <= a]
+        if r.state != "live" or not ms:
+            continue
+        end = max(m.reported_local + timedelta(days=m.window_days) for m in ms)
+        if a < end:
+            live[cid] = ms
+
+    def done(v):
+        return v.outcome is not None and v.visited_at is not None and v.visited_at <= a
+
+    counted = [v for v in vis if mem[v.member_id].reported_at <= a]
+    overdue = sorted((v for v in counted if v.cocoon_id in live and v.due_at < a and not done(v)),
+                     key=lambda v: (v.due_at, v.cocoon_id, v.member_id, v.rank))
+    per_cocoon = {cid: {"members": len(ms), "planned": 0, "done": 0, "overdue": 0}
+                  for cid, ms in live.items()}
+    for v in counted:
+        if v.cocoon_id in per_cocoon:
+            pc = per_cocoon[v.cocoon_id]
+            pc["planned"] += 1
+            pc["done"] += done(v)
+            pc["overdue"] += (v.due_at < a and not done(v))
+    per_member: dict[int, list] = {}
+    for v in counted:
+        per_member.setdefault(v.member_id, []).append(v)
+    judged = {k: vs for k, vs in per_member.items() if max(v.due_at for v in vs) <= a}
+    n_done = sum(done(v) for v in counted)
+    delivery = {
+        "burglaries": len(per_member), "judged": len(judged),
+        "started_on_time": sum(any(done(v) and v.visited_at <= v.due_at for v in vs)
+                               for vs in judged.values()),
+        "completed": sum(all(done(v) for v in vs) for vs in judged.values()),
+        "completed_on_time": sum(all(done(v) and v.visited_at <= v.due_at for v in vs)
+                                 for vs in judged.values()),
+        "visits_planned": len(counted), "visits_done": n_done,
+        "visits_reached": sum(done(v) and v.outcome in ("spoke", "advice") for v in counted),
+        "visits_no_answer": sum(done(v) and v.outcome == "no-answer" for v in counted),
+        "visits_declined": sum(done(v) and v.outcome == "declined" for v in counted),
+        "visits_pending": len(counted) - n_done,
+        "visits_overdue": sum(v.due_at < a and not done(v) for v in counted),
+    }
+    return {"live": live, "per_cocoon": per_cocoon, "overdue": overdue, "delivery": delivery}
+
+
+def test_section_fast_path_equals_brute_force_recount(engine, tmp_path):
+    rng = np.random.default_rng(20261124)
+    n = 60
+    rows = [(f"B{k}", float(rng.uniform(0, 100)), float(rng.uniform(0, 3000)),
+             float(rng.uniform(0, 3000))) for k in range(n)]
+    rows += [(f"P{k}", -30.0, float(rng.uniform(-400, 3400)), float(rng.uniform(-400, 3400)),
+              "THEFT") for k in range(150)]
+    load(engine, tmp_path, rows)
+    for day in (30, 60, 101):  # three runs: later burglaries join and merge earlier cocoons
+        open_(engine, at(day))
+    # Outcomes on about half of the visits, at times before and after the deadline.
+    with engine.begin() as c:
+        vis = c.execute(select(CocoonVisit.id, CocoonMember.reported_at)
+                        .join(CocoonMember, CocoonMember.id == CocoonVisit.member_id)
+                        .order_by(CocoonVisit.id)).all()
+        outcomes = ["spoke", "advice", "no-answer", "declined"]
+        for vid, rep in vis:
+            if rng.uniform() < 0.5:
+                c.execute(CocoonVisit.__table__.update().where(CocoonVisit.id == vid).values(
+                    outcome=outcomes[int(rng.integers(4))],
+                    visited_at=rep + timedelta(hours=float(rng.uniform(1, 120)))))
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).where(Cocoon.state == "merged")).scalar_one() > 0
+    places = svc.known_places(engine, dataset=DS)
+    for day in (20, 45, 70, 99):
+        as_of = at(day, 7)
+        limit = 7
+        sec = svc.cocoon_section_data(engine, dataset=DS, as_of=as_of, overdue_limit=limit)
+        bf = _brute_section(engine, as_of, limit)
+        assert {c["id"] for c in sec["cocoons"]} == set(bf["live"])
+        for c in sec["cocoons"]:
+            pc = bf["per_cocoon"][c["id"]]
+            assert (c["members"], c["visits_planned"], c["visits_done"], c["visits_overdue"]) \
+                == (pc["members"], pc["planned"], pc["done"], pc["overdue"])
+            mframe = pd.DataFrame([{"x": m.x, "y": m.y, "radius_m": m.radius_m}
+                                   for m in bf["live"][c["id"]]])
+            assert c["places"] == len(svc.places_in_zone(mframe, places))
+            assert c["zone_km2"] == round(svc.zone_geometry(mframe).area / 1e6, 3)
+        # Exact totals, capped list: the oldest overdue visits in deadline order.
+        assert sec["overdue_count"] == sec["overdue_total"] == len(bf["overdue"])
+        assert sec["overdue_count"] == sum(c["visits_overdue"] for c in sec["cocoons"])
+        assert sec["overdue_shown"] == len(sec["overdue"]) == min(limit, len(bf["overdue"]))
+        assert [v["id"] for v in sec["overdue"]] == [v.id for v in bf["overdue"][:limit]]
+        for k, want in bf["delivery"].items():
+            assert sec["delivery"][k] == want, (day, k)
+    assert max(len(_brute_section(engine, at(d, 7), 7)["overdue"]) for d in (45, 70)) > limit

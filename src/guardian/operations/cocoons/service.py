@@ -687,11 +687,13 @@ def link_burglaries(
 
 
 def _near_repeats(t: np.ndarray, x: np.ndarray, y: np.ndarray, r: np.ndarray,
-                  w: np.ndarray) -> np.ndarray:
+                  w: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
     """Index of the member each member is a near repeat of (-1 when none).
 
     ``j`` is a near repeat of ``i`` when ``0 < t_j - t_i < w_i`` (days) and the distance is at
     most ``r_i``; among several, the most recent ``i`` (then the nearest, then the lowest index).
+    With ``group`` (cocoon of each member), only members of the same group count: the members of
+    many cocoons are done in one pass.
     """
     n = len(t)
     out = np.full(n, -1, dtype=np.int64)
@@ -705,6 +707,8 @@ def _near_repeats(t: np.ndarray, x: np.ndarray, y: np.ndarray, r: np.ndarray,
     gap = t[j] - t[i]
     d = np.hypot(x[i] - x[j], y[i] - y[j])
     ok = (gap > 0) & (gap < w[i]) & (d <= r[i])
+    if group is not None:
+        ok &= group[i] == group[j]
     i, j, d = i[ok], j[ok], d[ok]
     if not len(i):
         return out
@@ -735,24 +739,36 @@ def _refresh_cocoons(conn: Connection, ds, cocoon_ids: Sequence[int]) -> dict[in
     frame = _frame(rows, columns=["id", "cocoon_id", "local", "utc", "precision", "x", "y",
                                         "r", "w", "nr"])
     nr_updates, agg_updates, counts = [], [], {}
-    for cid, g in frame.groupby("cocoon_id", sort=True):
-        g = g.sort_values(["local", "id"])
-        t = _days(g["local"])
-        idx = _near_repeats(t, g["x"].to_numpy(float), g["y"].to_numpy(float),
-                            g["r"].to_numpy(float), g["w"].to_numpy(float))
-        ids = g["id"].to_numpy()
-        new_nr = [None if k < 0 else int(ids[k]) for k in idx]
-        for mid, old, new in zip(ids, g["nr"], new_nr, strict=True):
-            old = None if old is None or (isinstance(old, float) and np.isnan(old)) else int(old)
-            if old != new:
-                nr_updates.append({"mid": int(mid), "nr": new})
-        counts[int(cid)] = int((idx >= 0).sum())
-        local_end = pd.to_datetime(g["local"]) + pd.to_timedelta(g["w"].to_numpy(float), unit="D")
-        ends = _to_utc_naive(local_end, ds.timezone).max()
-        first = g["utc"].min()
-        agg_updates.append({"cid": int(cid), "opened_at": pd.Timestamp(first).to_pydatetime(),
+    if frame.empty:
+        return counts
+    # Every cocoon in one pass: members sorted by cocoon, then report time and id, so that the
+    # positions within a cocoon keep the order the per-cocoon rule uses.
+    frame["local"] = pd.to_datetime(frame["local"])
+    frame = frame.sort_values(["cocoon_id", "local", "id"], kind="stable").reset_index(drop=True)
+    cid = frame["cocoon_id"].to_numpy(np.int64)
+    idx = _near_repeats(_days(frame["local"]), frame["x"].to_numpy(float),
+                        frame["y"].to_numpy(float), frame["r"].to_numpy(float),
+                        frame["w"].to_numpy(float), group=cid)
+    ids = frame["id"].to_numpy(np.int64)
+    new_nr = np.where(idx >= 0, ids[np.maximum(idx, 0)], -1)
+    old_nr = pd.to_numeric(frame["nr"]).fillna(-1).to_numpy(np.int64)
+    for mid, new in zip(ids[new_nr != old_nr], new_nr[new_nr != old_nr], strict=True):
+        nr_updates.append({"mid": int(mid), "nr": None if new < 0 else int(new)})
+    counts = {int(k): int(v) for k, v in
+              pd.Series(idx >= 0).groupby(cid).sum().items()}
+    local_end = pd.DatetimeIndex(frame["local"]) + pd.to_timedelta(frame["w"].to_numpy(float),
+                                                                   unit="D")
+    agg = pd.DataFrame({
+        "cid": cid, "end": _to_utc_naive(local_end, ds.timezone),
+        "utc": pd.to_datetime(frame["utc"]),
+        "prec": frame["precision"].map(_PRECISION_ORDER).fillna(-1).to_numpy(np.int64)}).groupby(
+        "cid").agg(first=("utc", "min"), ends=("end", "max"), prec=("prec", "max"))
+    name_of = {v: k for k, v in _PRECISION_ORDER.items()}  # coarsest known, else "minute"
+    for c_, first, ends, prec in zip(agg.index, agg["first"], agg["ends"], agg["prec"],
+                                     strict=True):
+        agg_updates.append({"cid": int(c_), "opened_at": pd.Timestamp(first).to_pydatetime(),
                             "ends_at": pd.Timestamp(ends).to_pydatetime(),
-                            "precision": _coarsest(list(g["precision"]))})
+                            "precision": name_of.get(int(prec), "minute")})
     mt, ct = CocoonMember.__table__, Cocoon.__table__
     if nr_updates:
         conn.execute(update(mt).where(mt.c.id == bindparam("mid"))
@@ -1491,7 +1507,13 @@ def overdue_visits(
             cq = cq.where(Dataset.name == _dataset(conn, dataset).name)
         crow = conn.execute(cq).all()
         tz_of = {r.id: r.timezone for r in crow}
-        spans = _spans(_members_frame(conn, list(tz_of), as_of_u), tz_of)
+        m_rows = []
+        for chunk in _in_chunks(sorted(tz_of)):
+            m_rows += conn.execute(select(m.cocoon_id, m.reported_local, m.reported_at,
+                                          m.window_days)
+                                   .where(m.cocoon_id.in_(chunk), m.reported_at <= as_of_u)).all()
+        spans = _spans(_frame(m_rows, ["cocoon_id", "reported_local", "reported_at",
+                                       "window_days"]), tz_of)
         ends: dict[int, datetime] = {}
         for r in crow:
             e = spans.at[r.id, "ends_at"] if r.id in spans.index else None
@@ -1681,17 +1703,20 @@ def _places_near(conn: Connection, dataset_id: int, members: pd.DataFrame) -> pd
                           "place": pd.Series(dtype=str)})
     if members.empty:
         return empty
-    mx, my = members["x"].to_numpy(float), members["y"].to_numpy(float)
-    mr = members["radius_m"].to_numpy(float)
     rows = conn.execute(
         select(Event.x, Event.y, Event.location)
-        .where(Event.dataset_id == dataset_id,
-               Event.x >= float((mx - mr).min()) - 1.0, Event.x <= float((mx + mr).max()) + 1.0,
-               Event.y >= float((my - mr).min()) - 1.0, Event.y <= float((my + mr).max()) + 1.0)
+        .where(Event.dataset_id == dataset_id, Event.x.is_not(None), Event.y.is_not(None))
         .distinct()).all()
-    frame = _frame(rows, columns=["x", "y", "location"])
-    if frame.empty:
+    if not rows:
         return empty
+    xs, ys, locs = (np.asarray(c) for c in zip(*rows, strict=True))
+    xs, ys = xs.astype(float), ys.astype(float)
+    # Only the places in the box around the members' discs can be inside a zone.
+    mx, my = members["x"].to_numpy(float), members["y"].to_numpy(float)
+    mr = members["radius_m"].to_numpy(float)
+    box = ((xs >= (mx - mr).min() - 1.0) & (xs <= (mx + mr).max() + 1.0)
+           & (ys >= (my - mr).min() - 1.0) & (ys <= (my + mr).max() + 1.0))
+    frame = pd.DataFrame({"x": xs[box], "y": ys[box], "location": locs[box]})
     frame["location"] = frame["location"].fillna("").astype(str)
     frame["place"] = [_place_label(x, y, loc) for x, y, loc in
                       zip(frame["x"], frame["y"], frame["location"], strict=True)]
