@@ -1,6 +1,7 @@
 # Guardian: the two commands.
-#   make demo  - set up everything, load the bundled real Essex data, print the store status
-#                and write the monthly coordination briefing for the latest bundled month.
+#   make demo  - set up everything, load the bundled real Essex data, print the store status,
+#                open burglary cocoons and write the monthly coordination briefing for the
+#                latest bundled month.
 #   make test  - set up everything (PostgreSQL and Chromium included) and run the whole suite
 #                against SQLite and PostgreSQL.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -36,6 +37,7 @@ system-deps-demo:
 demo: system-deps-demo $(VENV)/.installed node_modules/.installed
 	$(GUARDIAN) ingest data/police_uk_street_essex
 	$(GUARDIAN) status
+	$(GUARDIAN) cocoons open --force essex
 	$(GUARDIAN) brief --force essex --month latest --out $(GUARDIAN_HOME)/briefing
 
 test: setup
