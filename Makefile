@@ -37,7 +37,7 @@ system-deps-demo:
 demo: system-deps-demo $(VENV)/.installed node_modules/.installed
 	$(GUARDIAN) ingest data/police_uk_street_essex
 	$(GUARDIAN) status
-	$(GUARDIAN) cocoons open --force essex
+	$(GUARDIAN) cocoons open --force essex --from 2021-11
 	$(GUARDIAN) brief --force essex --month latest --out $(GUARDIAN_HOME)/briefing
 
 test: setup
