@@ -348,17 +348,7 @@ def context_from_frames(
     present = {str(ds): sorted(sub["month"].unique()) for ds, sub in events.groupby("dataset")}
     loaded = {k: sorted(v) for k, v in (loaded_months or present).items()}
     short = geography.force_short_name(force)
-    if group is True:
-        try:
-            group = perf.comparison_group(short)
-        except InputError:
-            group = None
-    group_datasets: dict[str, str] = {}
-    if group is not None:
-        for ds in loaded:
-            s = geography.force_short_name(ds)
-            if s in group.members or s == group.force:
-                group_datasets[s] = ds
+    group, group_datasets = _group_members(force, group, loaded)
     keep = [force] + list(group_datasets.values())
     events = events[events["dataset"].isin(keep)]
     if counts is not None:
@@ -388,6 +378,24 @@ def context_from_frames(
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         counts=counts,
     )
+
+
+def _group_members(force: str, group, datasets) -> tuple:
+    """The comparison group (``True``: the shipped one, if any) and the loaded datasets of its
+    members, by short force name (the force itself included when it is a member)."""
+    short = geography.force_short_name(force)
+    if group is True:
+        try:
+            group = perf.comparison_group(short)
+        except InputError:
+            group = None
+    members: dict[str, str] = {}
+    if group is not None:
+        for ds in datasets:
+            s = geography.force_short_name(ds)
+            if ds != force and (s in group.members or s == group.force):
+                members[s] = ds
+    return group, members
 
 
 def gather_context(
@@ -431,17 +439,7 @@ def gather_context(
     dataset = resolve_dataset(engine, force)
     status = {s["dataset"]: s for s in dataset_status(engine)}
     short = geography.force_short_name(dataset)
-    if group is True:
-        try:
-            group = perf.comparison_group(short)
-        except InputError:
-            group = None
-    group_datasets: dict[str, str] = {}
-    if group is not None:
-        for ds in status:
-            s = geography.force_short_name(ds)
-            if ds != dataset and s in group.members:
-                group_datasets[s] = ds
+    group, group_datasets = _group_members(dataset, group, status)
     wanted = [dataset] + list(group_datasets.values())
     base_end = f"{params.baseline_year:04d}-{month[5:]}"
     start = min(perf.add_months(month, -(history_months - 1)), perf.add_months(base_end, -11))

@@ -167,28 +167,22 @@ class _Loader:
             report.message = f"already loaded from {f.name}"
             return report
         keys = self.existing_keys(ds)
-        if parsed.kind == "street":
+        if parsed.kind in ("street", "outcomes"):
+            # police.uk republishes months: a new file for a force, kind and month replaces
+            # the one in force, inside this transaction.
             old = c.execute(select(SourceFile.id, SourceFile.name).where(
-                SourceFile.dataset_id == ds, SourceFile.kind == "street",
+                SourceFile.dataset_id == ds, SourceFile.kind == parsed.kind,
                 SourceFile.month == parsed.month, active)).all()
             if old:
                 old_ids = [o.id for o in old]
-                in_old = and_(Event.dataset_id == ds, Event.month == parsed.month,
-                              Event.source_file_id.in_(old_ids))
-                gone = c.execute(select(Event.event_key).where(in_old)).scalars().all()
-                keys.difference_update(gone)
-                c.execute(delete(Event).where(in_old))
-                c.execute(update(SourceFile).where(SourceFile.id.in_(old_ids))
-                          .values(superseded_at=_now()))
-                report.status = "replaced"
-                report.message = "replaces " + ", ".join(o.name for o in old)
-        elif parsed.kind == "outcomes":
-            old = c.execute(select(SourceFile.id, SourceFile.name).where(
-                SourceFile.dataset_id == ds, SourceFile.kind == "outcomes",
-                SourceFile.month == parsed.month, active)).all()
-            if old:
-                old_ids = [o.id for o in old]
-                c.execute(delete(Outcome).where(Outcome.source_file_id.in_(old_ids)))
+                if parsed.kind == "street":
+                    in_old = and_(Event.dataset_id == ds, Event.month == parsed.month,
+                                  Event.source_file_id.in_(old_ids))
+                    gone = c.execute(select(Event.event_key).where(in_old)).scalars().all()
+                    keys.difference_update(gone)
+                    c.execute(delete(Event).where(in_old))
+                else:
+                    c.execute(delete(Outcome).where(Outcome.source_file_id.in_(old_ids)))
                 c.execute(update(SourceFile).where(SourceFile.id.in_(old_ids))
                           .values(superseded_at=_now()))
                 report.status = "replaced"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from guardian.errors import InputError, NotFound
 from guardian.store.models import Dataset, Event, SourceFile
@@ -110,3 +110,21 @@ def loaded_months(engine: Engine, dataset: str) -> list[str]:
         if st["dataset"] == dataset:
             return st["months"]
     raise NotFound(f"no dataset {dataset!r} in the store")
+
+
+def projected_dataset(conn: Connection, name: str, *, purpose: str):
+    """The dataset row (id, name, kind, crs, timezone) for distance work in metres.
+
+    Raises :class:`NotFound` listing what is loaded, or :class:`InputError` when the dataset's
+    coordinates are degrees. ``purpose`` names what needs metres, for the message.
+    """
+    row = conn.execute(select(Dataset.id, Dataset.name, Dataset.kind, Dataset.crs,
+                              Dataset.timezone).where(Dataset.name == name)).first()
+    if row is None:
+        names = list(conn.execute(select(Dataset.name).order_by(Dataset.name)).scalars())
+        raise NotFound(f"no dataset {name!r} in the store; loaded: {names or 'none'} "
+                       "(use the exact name, e.g. from `guardian status`)")
+    if str(row.crs).upper() in ("EPSG:4326", "OGC:CRS84"):
+        raise InputError(f"dataset {name!r} has coordinates in {row.crs} (degrees); {purpose} "
+                         "are metres, so the data must be projected")
+    return row

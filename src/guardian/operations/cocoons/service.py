@@ -73,6 +73,7 @@ from guardian.operations.cocoons.models import (
     CocoonVisit,
 )
 from guardian.store.models import Dataset, Event
+from guardian.store.status import projected_dataset
 
 DEFAULT_RADIUS_M = 400.0
 DEFAULT_WINDOW_DAYS = 42.0
@@ -299,16 +300,7 @@ def _check_month(value: str | None, name: str) -> str | None:
 
 
 def _dataset(conn: Connection, name: str):
-    row = conn.execute(select(Dataset.id, Dataset.name, Dataset.kind, Dataset.crs,
-                              Dataset.timezone).where(Dataset.name == name)).first()
-    if row is None:
-        names = list(conn.execute(select(Dataset.name).order_by(Dataset.name)).scalars())
-        raise NotFound(f"no dataset {name!r} in the store; loaded: {names or 'none'} "
-                       "(use the exact name, e.g. from `guardian status`)")
-    if str(row.crs).upper() in ("EPSG:4326", "OGC:CRS84"):
-        raise InputError(f"dataset {name!r} has coordinates in {row.crs} (degrees); cocoon "
-                         "radii are metres, so the data must be projected")
-    return row
+    return projected_dataset(conn, name, purpose="cocoon radii")
 
 
 def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:

@@ -61,6 +61,7 @@ from guardian.operations.patrols.planning import (
     random_day_design,
 )
 from guardian.store.models import Dataset, Event
+from guardian.store.status import projected_dataset
 
 DEFAULT_SPOTS = 20
 DEFAULT_CELL_M = 150.0
@@ -161,16 +162,7 @@ def _check_officer(value: Any) -> str:
 
 
 def _dataset(conn: Connection, name: str):
-    row = conn.execute(select(Dataset.id, Dataset.name, Dataset.kind, Dataset.crs,
-                              Dataset.timezone).where(Dataset.name == name)).first()
-    if row is None:
-        names = list(conn.execute(select(Dataset.name).order_by(Dataset.name)).scalars())
-        raise NotFound(f"no dataset {name!r} in the store; loaded: {names or 'none'} "
-                       "(use the exact name, e.g. from `guardian status`)")
-    if str(row.crs).upper() in ("EPSG:4326", "OGC:CRS84"):
-        raise InputError(f"dataset {name!r} has coordinates in {row.crs} (degrees); patrol "
-                         "cells are metres, so the data must be projected")
-    return row
+    return projected_dataset(conn, name, purpose="patrol cells")
 
 
 def _months_back(end_month: str, n: int) -> list[str]:
