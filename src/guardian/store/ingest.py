@@ -108,13 +108,17 @@ def _parse(args: tuple[Source, ExtractMapping | None]) -> tuple[ParsedFile, list
     return parsed, rows
 
 
-def _parse_all(sources: list[Source], mapping: ExtractMapping | None, workers: int):
+def _start_parsing(sources: list[Source], mapping: ExtractMapping | None, workers: int):
+    """Results of :func:`_parse` in source order, and the pool computing them (or None).
+
+    The pool is started before the store transaction opens, so no worker is forked holding a
+    database connection.
+    """
     jobs = [(s, mapping) for s in sources]
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            yield from pool.map(_parse, jobs)
-    else:
-        yield from map(_parse, jobs)
+        pool = ProcessPoolExecutor(max_workers=workers)
+        return pool.map(_parse, jobs), pool
+    return map(_parse, jobs), None
 
 
 class _Loader:
@@ -319,19 +323,24 @@ def ingest(
         workers = min(2, os.cpu_count() or 1)
     slow = int(os.environ.get("GUARDIAN_TEST_SLOW_INGEST_MS", "0") or 0)
     reports: list[FileReport] = []
-    with engine.begin() as conn:
-        loader = _Loader(conn, slow_ms=slow)
-        for src, result in zip(sources, _parse_all(sources, mapping, workers), strict=True):
-            if isinstance(result, str):
-                rep = FileReport(name=src.name, status="error", message=result)
-            else:
-                rep = loader.load(src, *result)
-            reports.append(rep)
-            if progress is not None:
-                progress(rep)
-        loader.apply_outcomes()
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ANALYZE events"))
+    results, pool = _start_parsing(sources, mapping, workers)
+    try:
+        with engine.begin() as conn:
+            loader = _Loader(conn, slow_ms=slow)
+            for src, result in zip(sources, results, strict=True):
+                if isinstance(result, str):
+                    rep = FileReport(name=src.name, status="error", message=result)
+                else:
+                    rep = loader.load(src, *result)
+                reports.append(rep)
+                if progress is not None:
+                    progress(rep)
+            loader.apply_outcomes()
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("ANALYZE events"))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return reports
 
 
