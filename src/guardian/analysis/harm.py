@@ -29,7 +29,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from guardian.data.schema import ASB, CATEGORIES, CRIME_CATEGORIES
+from guardian.data.schema import ASB, CATEGORIES, CATEGORY_LOOKUP, CRIME_CATEGORIES
 from guardian.errors import InputError
 
 DEFAULT_VERSION = "harm_index_v1"
@@ -41,16 +41,13 @@ CATEGORY_CAVEAT = (
     "understated, and the reverse. Anti-social behaviour has no weight (not a notifiable offence)."
 )
 
-_POLICEUK_NAMES = {c.lower(): c for c in CATEGORIES}
-
-
 def normalise_category(name: str) -> str:
     """police.uk category in canonical spelling (``"Violence and Sexual Offences"`` -> ``"Violence
     and sexual offences"``); raise :class:`InputError` for an unknown name."""
     key = str(name).strip().lower()
-    if key not in _POLICEUK_NAMES:
+    if key not in CATEGORY_LOOKUP:
         raise InputError(f"unknown police.uk category {name!r}; expected one of {list(CATEGORIES)}")
-    return _POLICEUK_NAMES[key]
+    return CATEGORY_LOOKUP[key]
 
 
 @dataclass(frozen=True)

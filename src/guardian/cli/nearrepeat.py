@@ -117,19 +117,12 @@ def events_from_store(
     force: str, *, category: str | None, start: str | None, end: str | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """x, y and t (days) of events in the store (``events_frame``), with provenance."""
-    from guardian.data.schema import CATEGORIES
+    from guardian.data.schema import normalise_category
     from guardian.store.db import get_engine
     from guardian.store.events import events_frame
     from guardian.store.status import resolve_dataset
 
-    cats = None
-    if category:
-        lookup = {c.lower(): c for c in CATEGORIES}
-        if category.lower() not in lookup:
-            raise InputError(
-                f"--category {category!r} is not a police.uk category; expected one of {list(CATEGORIES)}."
-            )
-        cats = [lookup[category.lower()]]
+    cats = [normalise_category(category)] if category else None
     engine = get_engine()
     try:
         dataset = resolve_dataset(engine, force)

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +52,9 @@ from pyproj.exceptions import CRSError
 
 from guardian.data.policeuk import ParsedFile
 from guardian.data.quarantine import DuplicateRow, QuarantinedRow
-from guardian.data.schema import CATEGORIES, EVENT_COLUMNS, to_canonical
-from guardian.data.sources import Source, sha256_bytes
+from guardian.data.schema import CATEGORIES, CATEGORY_LOOKUP, to_canonical
+from guardian.data.sources import Source, decode_csv, sha256_bytes
 from guardian.errors import InputError
-
-_CATEGORY_LOOKUP = {c.lower(): c for c in CATEGORIES}
 
 
 @dataclass(frozen=True)
@@ -128,19 +125,19 @@ class ExtractMapping:
             raise InputError(f"{where}: bbox must be [xmin, ymin, xmax, ymax], got {bbox}")
         constant = cats.get("constant")
         if constant is not None:
-            if constant.lower() not in _CATEGORY_LOOKUP:
+            if constant.lower() not in CATEGORY_LOOKUP:
                 raise InputError(f"{where}: category {constant!r} is not a police.uk category; "
                                  f"expected one of {list(CATEGORIES)}")
-            constant = _CATEGORY_LOOKUP[constant.lower()]
+            constant = CATEGORY_LOOKUP[constant.lower()]
         cmap: dict[str, tuple[str, bool | None]] = {}
         for code, target in cats.get("map", {}).items():
             if isinstance(target, str):
                 target = {"category": target}
             cat = str(target.get("category", "")).lower()
-            if cat not in _CATEGORY_LOOKUP:
+            if cat not in CATEGORY_LOOKUP:
                 raise InputError(f"{where}: code {code!r} maps to {target.get('category')!r}, "
                                  f"not a police.uk category")
-            cmap[str(code)] = (_CATEGORY_LOOKUP[cat], target.get("dwelling"))
+            cmap[str(code)] = (CATEGORY_LOOKUP[cat], target.get("dwelling"))
         if not cols.get("category") and constant is None:
             raise InputError(f"{where}: give [columns] category with [categories.map], "
                              "or [categories] constant")
@@ -167,14 +164,11 @@ def parse_extract(source: Source, mapping: ExtractMapping, data: bytes | None = 
     mapping's bbox, the offence code is not mapped, or the id is empty or longer than 100
     characters.
     """
-    data = source.read_bytes() if data is None else data
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source.name}: not UTF-8 text ({exc})") from exc
+    data, text = decode_csv(source, data)
     lines = text.splitlines()
     reader = csv.reader(lines)
     rows, lines_no, quarantined = [], [], []
+    rows_read = 0
     header: list[str] | None = None
     prev = 0
     for fields in reader:
@@ -187,6 +181,7 @@ def parse_extract(source: Source, mapping: ExtractMapping, data: bytes | None = 
             continue
         if header is None:
             header = [str(i) for i in range(len(fields))]
+        rows_read += 1
         if len(fields) != len(header):
             quarantined.append(QuarantinedRow(start, f"expected {len(header)} fields, got "
                                                      f"{len(fields)}", "\n".join(lines[start - 1:end])))
@@ -311,18 +306,11 @@ def parse_extract(source: Source, mapping: ExtractMapping, data: bytes | None = 
             quarantined.append(QuarantinedRow(int(line), "local time is ambiguous (clock change)",
                                                lines[int(line) - 1]))
         events = events[~amb]
-    for c, dt in EVENT_COLUMNS.items():
-        if c != "time":
-            events[c] = events[c].astype(dt)
     quarantined.sort(key=lambda q: q.line)
-    months = events["month"].value_counts()
-    parsed = ParsedFile("extract", mapping.name, "", sha256_bytes(data), len(rows) + sum(
-        1 for q in quarantined if q.reason.startswith("expected ")), events.reset_index(drop=True),
-        quarantined, duplicates)
-    parsed.crs = mapping.project_to  # type: ignore[attr-defined]
-    parsed.timezone = mapping.timezone  # type: ignore[attr-defined]
-    _ = months
-    return parsed
+    # Left as built (cheap); read_extract() and the store give canonical dtypes.
+    return ParsedFile("extract", mapping.name, "", sha256_bytes(data), rows_read,
+                      events.reset_index(drop=True), quarantined, duplicates,
+                      crs=mapping.project_to, timezone=mapping.timezone)
 
 
 def read_extract(path: Path | str, mapping: ExtractMapping | Path | str) -> pd.DataFrame:
@@ -332,5 +320,3 @@ def read_extract(path: Path | str, mapping: ExtractMapping | Path | str) -> pd.D
     parsed = parse_extract(Source(name=str(path), path=Path(path)), mapping)
     return to_canonical(parsed.events.drop(columns=["line"]))
 
-
-_ = io

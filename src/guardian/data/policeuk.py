@@ -22,6 +22,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,8 @@ from pyproj import Transformer
 
 from guardian.data.geography import force_short_name, lsoa_table
 from guardian.data.quarantine import DuplicateRow, QuarantinedRow
-from guardian.data.schema import ASB, CATEGORIES, to_canonical
-from guardian.data.sources import Source, sha256_bytes
+from guardian.data.schema import ASB, CATEGORY_LOOKUP, to_canonical
+from guardian.data.sources import Source, decode_csv, sha256_bytes
 from guardian.errors import InputError
 
 TIMEZONE = "Europe/London"
@@ -57,7 +58,6 @@ UK_LAT = (49.8, 61.0)
 # it is refused: police.uk does place some points in neighbouring LSOAs, but not kilometres off.
 AREA_MARGIN_M = 20_000.0
 
-_CATEGORY_LOOKUP = {c.lower(): c for c in CATEGORIES}
 
 
 def _matches(values: pd.Series, pattern: re.Pattern) -> pd.Series:
@@ -95,11 +95,14 @@ class ParsedFile:
     rows_read : int
         Data rows read (header excluded).
     events : DataFrame
-        Canonical events (street files) with an extra ``line`` column; for outcomes files,
-        columns ``crime_id, month, outcome, line``.
+        Event columns (street files) with an extra ``line`` column, left as object dtypes
+        because they are cheap (:func:`guardian.data.schema.to_canonical` casts them); for
+        outcomes files, columns ``crime_id, month, outcome, line``.
     quarantined : list of QuarantinedRow
     duplicates : list of DuplicateRow
         Rows whose Crime ID repeats one earlier in the same file.
+    crs, timezone : str
+        Of the events' x/y and local times (police.uk: EPSG:27700, Europe/London).
     """
 
     kind: str
@@ -110,6 +113,8 @@ class ParsedFile:
     events: pd.DataFrame
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     duplicates: list[DuplicateRow] = field(default_factory=list)
+    crs: str = BNG
+    timezone: str = TIMEZONE
 
 
 def asb_key(dataset: str, month: str, fields: tuple[str, ...], occurrence: int) -> str:
@@ -164,7 +169,6 @@ def _fast_frame(text: str, lines: list[str], ncol: int) -> tuple[pd.DataFrame | 
         return None, 0
     if len(df) != len(body):
         return None, 0
-    df = df.iloc[:, :ncol]
     df["line"] = np.arange(2, len(df) + 2, dtype=np.int64)
     return df, len(df)
 
@@ -218,11 +222,7 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
         When the file is not a police.uk file at all (header), is not UTF-8, or holds no
         row with a valid force and month.
     """
-    data = source.read_bytes() if data is None else data
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source.name}: not UTF-8 text ({exc})") from exc
+    data, text = decode_csv(source, data)
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         raise InputError(f"{source.name}: file is empty (no header line)")
@@ -262,7 +262,7 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     cid = df["crime_id"].str.lower()
 
     if kind == "street":
-        cat = df["crime_type"].str.lower().map(_CATEGORY_LOOKUP)
+        cat = df["crime_type"].str.lower().map(CATEGORY_LOOKUP)
         refuse(cat.isna(), lambda b: "unknown crime type " + b["crime_type"].map(repr))
         df["category"] = cat.astype("string")
         is_asb = df["category"] == ASB
@@ -393,15 +393,8 @@ def read_street(path) -> pd.DataFrame:
 
     Convenience for analysis and tests; ingest into the store keeps the quarantine too.
     """
-    from pathlib import Path
-
     parsed = parse_police_uk(Source(name=str(path), path=Path(path)))
     if parsed.kind != "street":
         raise InputError(f"{path}: is an outcomes file, expected a street file")
     return to_canonical(parsed.events.drop(columns=["line"]))
 
-
-def read_text(text: str, name: str = "<text>") -> ParsedFile:
-    """Parse police.uk CSV given as text (for tests and small inputs)."""
-    src = Source(name=name, path=io.StringIO().__class__.__name__)  # type: ignore[arg-type]
-    return parse_police_uk(src, text.encode())

@@ -64,6 +64,22 @@ CATEGORIES: tuple[str, ...] = (
 )
 """The 14 police.uk categories (since May 2013)."""
 
+CATEGORY_LOOKUP: dict[str, str] = {c.lower(): c for c in CATEGORIES}
+"""Lower-case name -> canonical police.uk spelling."""
+
+
+def normalise_category(name: str) -> str:
+    """police.uk category in canonical spelling (``"burglary"`` -> ``"Burglary"``,
+    ``"Violence and Sexual Offences"`` -> ``"Violence and sexual offences"``).
+
+    Raises :class:`InputError` for a name that is not one of the 14 categories.
+    """
+    key = str(name).strip().lower()
+    if key not in CATEGORY_LOOKUP:
+        raise InputError(f"{name!r} is not a police.uk category; expected one of {list(CATEGORIES)}")
+    return CATEGORY_LOOKUP[key]
+
+
 CRIME_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORIES if c != ASB)
 """Everything police.uk counts as crime: every category except ASB."""
 

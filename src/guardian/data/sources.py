@@ -55,6 +55,18 @@ class Source:
         return (self.member or self.path.name).rsplit("/", 1)[-1]
 
 
+def decode_csv(source: Source, data: bytes | None = None) -> tuple[bytes, str]:
+    """The source's bytes (read unless given) and their UTF-8 text (a BOM is dropped).
+
+    Raises :class:`InputError` naming the file when it is not UTF-8.
+    """
+    data = source.read_bytes() if data is None else data
+    try:
+        return data, data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source.name}: not UTF-8 text ({exc})") from exc
+
+
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of ``data`` (of the decompressed CSV, so .csv and .csv.gz agree)."""
     return hashlib.sha256(data).hexdigest()

@@ -8,22 +8,14 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from guardian.data.geography import districts_for, force_short_name, forces
-from guardian.data.schema import CATEGORIES, EVENT_COLUMNS
-from guardian.errors import InputError
+from guardian.data.schema import EVENT_COLUMNS, normalise_category
 from guardian.store.models import Dataset, Event
 
 
 def _categories(categories: Iterable[str] | None) -> list[str] | None:
     if categories is None:
         return None
-    lookup = {c.lower(): c for c in CATEGORIES}
-    out = []
-    for c in categories:
-        if c.lower() not in lookup:
-            raise InputError(f"category {c!r} is not a police.uk category; expected one of "
-                             f"{list(CATEGORIES)}")
-        out.append(lookup[c.lower()])
-    return out
+    return [normalise_category(c) for c in categories]
 
 
 def events_frame(

@@ -101,8 +101,6 @@ def _parse(args: tuple[Source, ExtractMapping | None]) -> tuple[ParsedFile, list
     if parsed.kind == "outcomes":
         return parsed, []
     rows = event_rows(parsed.events)
-    crs = str(parsed.events["crs"].iloc[0]) if len(parsed.events) else getattr(parsed, "crs", "")
-    parsed.crs = crs or getattr(parsed, "crs", "EPSG:27700")  # type: ignore[attr-defined]
     # Only what the main process needs travels back: ids and lines (rows carry the rest).
     parsed.events = parsed.events[["event_id", "line"]]
     return parsed, rows
@@ -155,9 +153,7 @@ class _Loader:
         c = self.conn
         is_police = parsed.kind in ("street", "outcomes")
         kind_ds = "police.uk" if is_police else "extract"
-        crs = getattr(parsed, "crs", "EPSG:27700")
-        tz = getattr(parsed, "timezone", "Europe/London")
-        ds = self.dataset_id(parsed.dataset, kind_ds, crs, tz)
+        ds = self.dataset_id(parsed.dataset, kind_ds, parsed.crs, parsed.timezone)
         report = FileReport(name=src.name, status="loaded", dataset=parsed.dataset,
                             kind=parsed.kind, month=parsed.month or "",
                             rows_read=parsed.rows_read)
