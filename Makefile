@@ -44,7 +44,7 @@ test: setup
 	bash scripts/run-tests.sh
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/lint-imports
 
 bench: setup
