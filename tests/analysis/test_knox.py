@@ -17,11 +17,11 @@ from guardian.analysis.nearrepeat import (
     KnoxResult,
     band_labels,
     derive_cocoon_parameters,
-    knox_heatmap,
     knox_test,
 )
 from guardian.analysis.nearrepeat import knox as knox_mod
 from guardian.errors import InputError
+from guardian.reports.knox_heatmap import knox_heatmap
 
 REPO = Path(__file__).resolve().parents[2]
 CHICAGO_BE = REPO / "data" / "chicago_residential_burglary_2016" / "chicago_be.csv"

@@ -252,7 +252,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Knox test: observed vs expected pairs per distance band and time band."""
-        from guardian.analysis.nearrepeat import derive_cocoon_parameters, knox_heatmap, knox_test
+        from guardian.analysis.nearrepeat import derive_cocoon_parameters, knox_test
+        from guardian.reports.knox_heatmap import knox_heatmap
 
         console = _console()
         if (file is None) == (force is None):

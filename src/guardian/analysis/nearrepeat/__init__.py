@@ -1,7 +1,8 @@
 """Near-repeat analysis: the Knox test and the cocoon parameters read off it.
 
 See :mod:`guardian.analysis.nearrepeat.knox` for the method and how band edges work, and
-``docs/near-repeat.md`` for the user guide.
+``docs/near-repeat.md`` for the user guide. The heat-map figure is drawn by
+:func:`guardian.reports.knox_heatmap.knox_heatmap` (drawing and files live outside analysis).
 """
 
 from guardian.analysis.nearrepeat.knox import (
@@ -11,12 +12,4 @@ from guardian.analysis.nearrepeat.knox import (
     knox_test,
 )
 
-__all__ = ["KnoxResult", "band_labels", "derive_cocoon_parameters", "knox_test", "knox_heatmap"]
-
-
-def __getattr__(name: str):  # matplotlib is imported only when a figure is asked for
-    if name == "knox_heatmap":
-        from guardian.analysis.nearrepeat.figures import knox_heatmap
-
-        return knox_heatmap
-    raise AttributeError(name)
+__all__ = ["KnoxResult", "band_labels", "derive_cocoon_parameters", "knox_test"]
