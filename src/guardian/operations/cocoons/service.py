@@ -244,10 +244,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _timing(precisions: Sequence[str]) -> str:
-    ps = [p for p in precisions if p in _PRECISION_ORDER]
-    if not ps:
-        return TIMING["minute"]
-    return TIMING[max(ps, key=_PRECISION_ORDER.__getitem__)]
+    """The timing caveat of the coarsest time precision present."""
+    return TIMING[_coarsest(precisions)]
 
 
 def _coarsest(precisions: Sequence[str]) -> str:
@@ -1015,18 +1013,9 @@ def _plan_visits(conn: Connection, new: pd.DataFrame, member_ids: Sequence[int],
 # --------------------------------------------------------------------------------------------
 
 
-def _span(members: pd.DataFrame, tz: str) -> tuple[datetime, datetime]:
-    """(opened_at, ends_at) in naive UTC from member rows (``reported_at``, ``reported_local``,
-    ``window_days``): first report, and the latest report + window in calendar days."""
-    local_end = pd.to_datetime(members["reported_local"]) + pd.to_timedelta(
-        members["window_days"].to_numpy(float), unit="D")
-    ends = _to_utc_naive(local_end, tz).max()
-    return (pd.Timestamp(members["reported_at"].min()).to_pydatetime(),
-            pd.Timestamp(ends).to_pydatetime())
-
-
 def _spans(members: pd.DataFrame, tz_of: dict[int, str]) -> pd.DataFrame:
-    """:func:`_span` of every cocoon at once (one timezone conversion per timezone).
+    """``opened_at, ends_at`` (naive UTC) of every cocoon at once: first report, and the latest
+    report + window in calendar days (one timezone conversion per timezone).
 
     Returns
     -------
@@ -1129,12 +1118,6 @@ def _why_text(first: Any, radii: Sequence[float], wins: Sequence[float], n_membe
         text += (f"; {others} more burglar{'ies' if others != 1 else 'y'} in overlapping "
                  f"zone{'s' if others != 1 else ''}")
     return text
-
-
-def _why(row, members: pd.DataFrame, n_near: int) -> str:
-    first = members.sort_values(["reported_local", "id"]).iloc[0]
-    return _why_text(first, list(members["radius_m"].round(1)),
-                     list(members["window_days"].round(1)), len(members), n_near)
 
 
 def _member_summary(members: pd.DataFrame) -> pd.DataFrame:
