@@ -243,7 +243,7 @@ class BriefingContext:
             and isinstance(ev["time"].dtype, pd.DatetimeTZDtype)
             and str(ev["time"].dt.tz) != self.timezone
         ):
-            # the store returns UTC; month boundaries (2021-10-01 00:00) are local
+            # month boundaries (2021-10-01 00:00) are local; frames mixing timezones come as UTC
             ev = ev.assign(time=ev["time"].dt.tz_convert(self.timezone))
         # repeated values as categories: the analyses test, map and de-duplicate these columns
         # many times (per month, per back-test window), which is costly on strings

@@ -3,23 +3,21 @@ HTML stays self-contained and WeasyPrint embeds them unchanged."""
 
 from __future__ import annotations
 
-import base64
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from guardian.reports.maps import figure_data_uri  # noqa: E402
+
 INK, CRIME, ASB, ALERT, MUTED = "#1f2933", "#1d4ed8", "#b45309", "#b91c1c", "#9aa5b1"
 
 
 def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    uri = figure_data_uri(fig, dpi=110)
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return uri
 
 
 def trend_chart(

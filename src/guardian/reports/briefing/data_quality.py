@@ -4,20 +4,7 @@ from __future__ import annotations
 
 from guardian.analysis import performance as perf
 from guardian.reports.briefing.base import SimpleSection
-
-
-def _gaps(months: list[str]) -> list[list[str]]:
-    if not months:
-        return []
-    have = set(months)
-    missing = [m for m in perf.month_range(months[0], months[-1]) if m not in have]
-    runs: list[list[str]] = []
-    for m in missing:
-        if runs and perf.add_months(runs[-1][-1], 1) == m:
-            runs[-1].append(m)
-        else:
-            runs.append([m])
-    return [[r[0], r[-1]] for r in runs]
+from guardian.store.status import month_gaps
 
 
 def build(ctx) -> dict:
@@ -56,7 +43,7 @@ def build(ctx) -> dict:
                 "months_loaded": len(months),
                 "first_month": months[0] if months else None,
                 "last_month": months[-1] if months else None,
-                "gaps": _gaps(months),
+                "gaps": month_gaps(months),
                 "rows": q.get("rows", int(counts.loc[counts["dataset"] == ds, "count"].sum())),
                 "quarantined": q.get("quarantined"),
                 "duplicates": q.get("duplicates"),
