@@ -133,7 +133,8 @@ def essex_section() -> None:
     print(f"{'':28} {'guardian s':>11} {'brute force s':>14} {'ratio':>7}")
     print(f"{'section (first / best of 3)':28} {runs[0]:>5.2f}/{min(runs):<5.2f} {b:>14.2f} "
           f"{b / min(runs):>6.1f}x")
-    print("reference before this change (per-cocoon path, same store, 2026-11-24): 4.5-5.9 s")
+    print("for reference, a one-off measurement of the former per-cocoon code (2026-11-24, "
+          "not re-run here): 4.5-5.9 s")
     engine.dispose()
 
 
