@@ -22,6 +22,14 @@ app = typer.Typer(
 )
 
 
+def make_console(min_width: int = 132) -> Console:
+    """A console wide enough for the tables even when output is piped (CI, logs)."""
+    c = Console()
+    if not c.is_terminal:
+        c = Console(width=max(c.width, min_width))
+    return c
+
+
 def _register() -> None:
     # Each module adds its commands to ``app``; imported here, not at package import, so that
     # ``import guardian.cli`` stays cheap for tests.

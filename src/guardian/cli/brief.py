@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
 
             data = _json.loads(Path(json_path).read_text())
             head = data.get("sections", {}).get("headline", {})
-            from guardian.cli.data_cmds import make_console
+            from guardian.cli import make_console
 
             out_console = make_console()
             out_console.print(f"[b]{data['meta']['force']}, {head.get('month_label', '')}[/b]")

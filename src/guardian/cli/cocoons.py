@@ -19,14 +19,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from guardian.cli import make_console
 from guardian.errors import InputError, NotFound
 
 
 def _console() -> Console:
-    c = Console()
-    if not c.is_terminal:
-        c = Console(width=max(c.width, 132))
-    return c
+    return make_console()
 
 
 def _when(text: str, tz: str, option: str) -> datetime:

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from guardian.cli import make_console
 from guardian.config import get_settings
 from guardian.data.extract import ExtractMapping
 from guardian.data.fetch import DEFAULT_BASE_URL, fetch_police_uk
@@ -17,15 +17,6 @@ from guardian.data.sources import iter_sources
 from guardian.store.db import get_engine
 from guardian.store.ingest import FileReport, ingest, quarantine_csv, quarantine_frame
 from guardian.store.status import dataset_status, resolve_dataset
-
-
-def make_console() -> Console:
-    """A console wide enough for the tables even when output is piped (CI, logs)."""
-    c = Console()
-    if not c.is_terminal:
-        c = Console(width=max(c.width, 132))
-    return c
-
 
 console = make_console()
 

@@ -14,14 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from guardian.cli import make_console
 from guardian.errors import InputError
 
 
 def _console() -> Console:
-    c = Console()
-    if not c.is_terminal:
-        c = Console(width=max(c.width, 132))
-    return c
+    return make_console()
 
 
 def _parse_breaks(name: str, text: str) -> list[float]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,9 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from guardian.cli import make_console
+
 
 def _console() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 150)
+    return make_console(min_width=150)
 
 
 def _engine():
