@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from guardian.cli import make_console
-from guardian.errors import InputError, NotFound
+from guardian.errors import InputError
 
 
 def _console() -> Console:
@@ -54,27 +54,9 @@ def _engine():
 
 
 def _dataset(engine, force: str | None) -> tuple[str, str]:
-    """(dataset name, timezone): ``--force`` resolved, or the only dataset with cocoons."""
-    from sqlalchemy import select
+    from guardian.operations.cocoons.service import cocoon_dataset
 
-    from guardian.operations.cocoons.models import Cocoon
-    from guardian.store.models import Dataset
-    from guardian.store.status import resolve_dataset
-
-    with engine.connect() as conn:
-        if force:
-            name = resolve_dataset(engine, force)
-        else:
-            names = list(conn.execute(
-                select(Dataset.name).join(Cocoon, Cocoon.dataset_id == Dataset.id).distinct()
-                .order_by(Dataset.name)).scalars())
-            if not names:
-                raise NotFound("no cocoons yet: open them with `guardian cocoons open --force NAME`")
-            if len(names) > 1:
-                raise InputError(f"cocoons exist for several datasets {names}; choose one with --force")
-            name = names[0]
-        tz = conn.execute(select(Dataset.timezone).where(Dataset.name == name)).scalar_one()
-    return name, tz
+    return cocoon_dataset(engine, force=force)
 
 
 def _as_of(engine, dataset: str, tz: str, as_of: str | None) -> tuple[datetime, str]:
@@ -365,24 +347,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _cocoon_dataset(engine, ref: str) -> tuple[str, str]:
-    """(dataset, timezone) of the cocoon or visit ``ref``."""
-    from sqlalchemy import select
+    from guardian.operations.cocoons.service import dataset_of_ref
 
-    from guardian.operations.cocoons.models import Cocoon, CocoonVisit
-    from guardian.operations.cocoons.service import parse_ref
-    from guardian.store.models import Dataset
-
-    kind, num = parse_ref(ref)
-    with engine.connect() as conn:
-        if kind == "V":
-            cid = conn.execute(select(CocoonVisit.cocoon_id).where(CocoonVisit.id == num)).scalar()
-            if cid is None:
-                raise NotFound(f"no visit V-{num}; see `guardian cocoons show C-<id>`")
-        else:
-            cid = num
-        row = conn.execute(select(Dataset.name, Dataset.timezone)
-                           .join(Cocoon, Cocoon.dataset_id == Dataset.id)
-                           .where(Cocoon.id == cid)).first()
-    if row is None:
-        raise NotFound(f"no cocoon C-{cid}; see `guardian cocoons list`")
-    return row.name, row.timezone
+    return dataset_of_ref(engine, ref=ref)

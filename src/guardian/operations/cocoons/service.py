@@ -73,7 +73,7 @@ from guardian.operations.cocoons.models import (
     CocoonVisit,
 )
 from guardian.store.models import Dataset, Event
-from guardian.store.status import projected_dataset
+from guardian.store.status import projected_dataset, resolve_dataset
 
 DEFAULT_RADIUS_M = 400.0
 DEFAULT_WINDOW_DAYS = 42.0
@@ -1814,3 +1814,43 @@ def cocoon_section_data(engine: Engine | Connection, *, dataset: str, as_of: dat
         "overdue_shown": len(over),
         "delivery": delivery, "caveats": caveats,
     }
+
+
+def cocoon_dataset(engine: Engine, *, force: str | None = None) -> tuple[str, str]:
+    """``(dataset name, timezone)``: ``force`` resolved, or the only dataset with cocoons.
+
+    Raises :class:`NotFound` when no cocoon exists, :class:`InputError` when several datasets
+    have cocoons and ``force`` is not given.
+    """
+    with engine.connect() as conn:
+        if force:
+            name = resolve_dataset(engine, force)
+        else:
+            names = list(conn.execute(
+                select(Dataset.name).join(Cocoon, Cocoon.dataset_id == Dataset.id).distinct()
+                .order_by(Dataset.name)).scalars())
+            if not names:
+                raise NotFound("no cocoons yet: open them with `guardian cocoons open --force NAME`")
+            if len(names) > 1:
+                raise InputError(f"cocoons exist for several datasets {names}; choose one with --force")
+            name = names[0]
+        tz = conn.execute(select(Dataset.timezone).where(Dataset.name == name)).scalar_one()
+    return name, tz
+
+
+def dataset_of_ref(engine: Engine, *, ref: str) -> tuple[str, str]:
+    """``(dataset name, timezone)`` of the cocoon (``C-12``) or visit (``V-7``) ``ref``."""
+    kind, num = parse_ref(ref)
+    with engine.connect() as conn:
+        if kind == "V":
+            cid = conn.execute(select(CocoonVisit.cocoon_id).where(CocoonVisit.id == num)).scalar()
+            if cid is None:
+                raise NotFound(f"no visit V-{num}; see `guardian cocoons show C-<id>`")
+        else:
+            cid = num
+        row = conn.execute(select(Dataset.name, Dataset.timezone)
+                           .join(Cocoon, Cocoon.dataset_id == Dataset.id)
+                           .where(Cocoon.id == cid)).first()
+    if row is None:
+        raise NotFound(f"no cocoon C-{cid}; see `guardian cocoons list`")
+    return row.name, row.timezone
