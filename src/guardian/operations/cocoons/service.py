@@ -1678,20 +1678,19 @@ def _places_near(conn: Connection, dataset_id: int, members: pd.DataFrame) -> pd
                           "place": pd.Series(dtype=str)})
     if members.empty:
         return empty
+    # Only the places in the box around the members' discs can be inside a zone.
+    mx, my = members["x"].to_numpy(float), members["y"].to_numpy(float)
+    mr = members["radius_m"].to_numpy(float)
+    x0, x1 = float((mx - mr).min() - 1.0), float((mx + mr).max() + 1.0)
+    y0, y1 = float((my - mr).min() - 1.0), float((my + mr).max() + 1.0)
     rows = conn.execute(
         select(Event.x, Event.y, Event.location)
-        .where(Event.dataset_id == dataset_id, Event.x.is_not(None), Event.y.is_not(None))
+        .where(Event.dataset_id == dataset_id, Event.x.between(x0, x1), Event.y.between(y0, y1))
         .distinct()).all()
     if not rows:
         return empty
     xs, ys, locs = (np.asarray(c) for c in zip(*rows, strict=True))
-    xs, ys = xs.astype(float), ys.astype(float)
-    # Only the places in the box around the members' discs can be inside a zone.
-    mx, my = members["x"].to_numpy(float), members["y"].to_numpy(float)
-    mr = members["radius_m"].to_numpy(float)
-    box = ((xs >= (mx - mr).min() - 1.0) & (xs <= (mx + mr).max() + 1.0)
-           & (ys >= (my - mr).min() - 1.0) & (ys <= (my + mr).max() + 1.0))
-    frame = pd.DataFrame({"x": xs[box], "y": ys[box], "location": locs[box]})
+    frame = pd.DataFrame({"x": xs.astype(float), "y": ys.astype(float), "location": locs})
     frame["location"] = frame["location"].fillna("").astype(str)
     frame["place"] = [_place_label(x, y, loc) for x, y, loc in
                       zip(frame["x"], frame["y"], frame["location"], strict=True)]
