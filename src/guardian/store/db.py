@@ -3,14 +3,17 @@ Alembic migrations."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 
 from guardian.config import get_settings
+from guardian.errors import InputError
 
 
 def _alembic_config(engine: Engine) -> Config:
@@ -73,3 +76,16 @@ def get_engine(url: str | None = None, *, upgrade: bool = True) -> Engine:
 
 def table_names(engine: Engine) -> list[str]:
     return sorted(inspect(engine).get_table_names())
+
+
+@contextmanager
+def begin(bind: Engine | Connection) -> Iterator[Connection]:
+    """A connection in a transaction: a new one for an Engine (committed on success), or the
+    caller's own Connection as it is (its transaction is the caller's)."""
+    if isinstance(bind, Engine):
+        with bind.begin() as conn:
+            yield conn
+    elif isinstance(bind, Connection):
+        yield bind
+    else:
+        raise InputError(f"expected a SQLAlchemy Engine or Connection, got {type(bind).__name__}")

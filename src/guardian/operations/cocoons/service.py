@@ -40,7 +40,6 @@ import io
 import itertools
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,6 +71,7 @@ from guardian.operations.cocoons.models import (
     CocoonMember,
     CocoonVisit,
 )
+from guardian.store.db import begin as _begin
 from guardian.store.models import Dataset, Event
 from guardian.store.status import projected_dataset, resolve_dataset
 
@@ -212,15 +212,6 @@ class OpenReport:
 # --------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _begin(bind: Engine | Connection) -> Iterator[Connection]:
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            yield conn
-    elif isinstance(bind, Connection):
-        yield bind
-    else:
-        raise InputError(f"expected a SQLAlchemy Engine or Connection, got {type(bind).__name__}")
 
 
 def _utc(value: Any, name: str = "as_of") -> datetime:

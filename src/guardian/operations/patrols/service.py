@@ -33,8 +33,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -60,6 +59,7 @@ from guardian.operations.patrols.planning import (
     in_koper_band,
     random_day_design,
 )
+from guardian.store.db import begin as _begin
 from guardian.store.models import Dataset, Event
 from guardian.store.status import projected_dataset
 
@@ -87,15 +87,6 @@ _VIOLENCE_NOTE = (
 # --------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _begin(bind: Engine | Connection) -> Iterator[Connection]:
-    if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            yield conn
-    elif isinstance(bind, Connection):
-        yield bind
-    else:
-        raise InputError(f"expected a SQLAlchemy Engine or Connection, got {type(bind).__name__}")
 
 
 def _now() -> datetime:
