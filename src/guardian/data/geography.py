@@ -118,6 +118,24 @@ def districts_for(lsoa_codes: pd.Series, force: str, home: Path | None = None) -
     return out.astype("string").fillna("")
 
 
+def fill_districts(events: pd.DataFrame) -> pd.DataFrame:
+    """Events with an empty ``district`` filled from their LSOA (:func:`districts_for`), for
+    datasets whose force is in the reference table; other rows are left as they are."""
+    if events.empty:
+        return events
+    todo = (events["district"].fillna("") == "") & (events["lsoa_code"].fillna("") != "")
+    if not todo.any():
+        return events
+    events = events.copy()
+    for ds in events.loc[todo, "dataset"].unique():
+        short = force_short_name(str(ds))
+        if short not in forces():
+            continue
+        rows = todo & (events["dataset"] == ds)
+        events.loc[rows, "district"] = districts_for(events.loc[rows, "lsoa_code"], short).to_numpy()
+    return events
+
+
 def district_population(force: str, home: Path | None = None) -> pd.DataFrame:
     """Population per policing district of ``force``.
 

@@ -277,25 +277,6 @@ class BriefingContext:
         return [self.force] + [d for d in self.group_datasets.values() if d != self.force]
 
 
-def _fill_districts(events: pd.DataFrame) -> pd.DataFrame:
-    """Fill empty ``district`` from the LSOA for police.uk forces known to the geography."""
-    if events.empty:
-        return events
-    todo = (events["district"].fillna("") == "") & (events["lsoa_code"].fillna("") != "")
-    if not todo.any():
-        return events
-    events = events.copy()
-    for ds in events.loc[todo, "dataset"].unique():
-        short = geography.force_short_name(str(ds))
-        if short not in geography.forces():
-            continue
-        rows = todo & (events["dataset"] == ds)
-        events.loc[rows, "district"] = geography.districts_for(
-            events.loc[rows, "lsoa_code"], short
-        ).to_numpy()
-    return events
-
-
 def _population(dataset: str) -> int | None:
     short = geography.force_short_name(dataset)
     try:
@@ -344,7 +325,7 @@ def context_from_frames(
     """
     check_events(events)
     params = params or Params()
-    events = _fill_districts(events)
+    events = geography.fill_districts(events)
     present = {str(ds): sorted(sub["month"].unique()) for ds, sub in events.groupby("dataset")}
     loaded = {k: sorted(v) for k, v in (loaded_months or present).items()}
     short = geography.force_short_name(force)

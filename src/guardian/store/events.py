@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
-from guardian.data.geography import districts_for, force_short_name, forces
+from guardian.data.geography import districts_for, fill_districts, force_short_name, forces
 from guardian.data.schema import EVENT_COLUMNS, normalise_category
 from guardian.store.models import Dataset, Event
 
@@ -78,20 +78,14 @@ def events_frame(
 
         return empty_events()
     parts = []
-    for (name, tz), sub in raw.groupby(["dataset", "tz"], sort=True):
+    for (_dataset, tz), sub in raw.groupby(["dataset", "tz"], sort=True):
         t = pd.to_datetime(sub["local"], format="ISO8601").dt.tz_localize(tz, ambiguous="NaT",
                                                         nonexistent="shift_forward")
-        sub = sub.assign(time=t)
-        short = force_short_name(str(name))
-        if short in forces():
-            sub = sub.assign(district=districts_for(sub["lsoa_code"], short).to_numpy())
-        else:
-            sub = sub.assign(district="")
-        parts.append(sub)
+        parts.append(sub.assign(time=t, district=""))
     if len({str(p["time"].dt.tz) for p in parts}) > 1:
         # Datasets in different timezones share one column only in UTC.
         parts = [p.assign(time=p["time"].dt.tz_convert("UTC")) for p in parts]
-    out = pd.concat(parts, ignore_index=True)
+    out = fill_districts(pd.concat(parts, ignore_index=True))
     out = out[list(EVENT_COLUMNS)]
     for c, t in EVENT_COLUMNS.items():
         if c == "time":
