@@ -60,19 +60,49 @@ AREA_MARGIN_M = 20_000.0
 
 
 
-def _matches(values: pd.Series, pattern: re.Pattern) -> pd.Series:
-    """Regex test run once per distinct value (months and LSOAs repeat thousands of times)."""
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and distinct values of a column: checks run once per distinct value, because
+    months, forces, categories, places and outcomes repeat thousands of times in a file."""
     codes, uniq = pd.factorize(values, use_na_sentinel=False)
-    ok = np.fromiter((bool(pattern.match(str(u))) for u in uniq), dtype=bool, count=len(uniq))
-    return pd.Series(ok[codes], index=values.index)
+    return codes, np.asarray(uniq, dtype=object)
 
 
-_HEX = "0123456789abcdef"
+def _per_value(codes: np.ndarray, uniq: np.ndarray, test) -> np.ndarray:
+    """``test`` applied to every distinct value, spread back over the rows."""
+    return np.fromiter((bool(test(u)) for u in uniq), dtype=bool, count=len(uniq))[codes]
 
 
-def _is_crime_id(cid: pd.Series) -> pd.Series:
-    """64 lowercase hex characters (vectorised without a regex per row)."""
-    return (cid.str.len() == 64) & (cid.str.strip(_HEX) == "")
+# Byte classes for Crime IDs: hex digits, and the upper-case ones that are lowered.
+_HEX_BYTE = np.zeros(256, dtype=bool)
+_HEX_BYTE[np.frombuffer(b"0123456789abcdefABCDEF", dtype=np.uint8)] = True
+_UPPER_HEX_BYTE = np.zeros(256, dtype=bool)
+_UPPER_HEX_BYTE[np.frombuffer(b"ABCDEF", dtype=np.uint8)] = True
+
+
+def _crime_ids(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower-cased Crime IDs and whether each is well formed (64 hex characters).
+
+    Vectorised over the bytes of all 64-character values at once: a regex or ``str`` method
+    per row costs more than the CSV parse itself at 250k rows.
+    """
+    n = len(raw)
+    lengths = np.fromiter(map(len, raw), dtype=np.int64, count=n)
+    ok = np.zeros(n, dtype=bool)
+    ids = raw.copy()
+    cand = np.flatnonzero(lengths == 64)
+    if not len(cand):
+        return ids, ok
+    blob = "".join(raw[cand]).encode("utf-8")
+    if len(blob) == 64 * len(cand):  # all ASCII: one byte per character
+        b = np.frombuffer(blob, dtype=np.uint8).reshape(-1, 64)
+        ok[cand] = _HEX_BYTE[b].all(axis=1)
+        upper = cand[_UPPER_HEX_BYTE[b].any(axis=1)]
+    else:
+        ok[cand] = [bool(CRIME_ID.match(s.lower())) for s in raw[cand]]
+        upper = cand
+    for i in upper:
+        ids[i] = raw[i].lower()
+    return ids, ok
 
 
 def _normalise_header(name: str) -> str:
@@ -94,10 +124,9 @@ class ParsedFile:
         Hash of the decompressed file.
     rows_read : int
         Data rows read (header excluded).
-    events : DataFrame
-        Event columns (street files) with an extra ``line`` column, left as object dtypes
-        because they are cheap (:func:`guardian.data.schema.to_canonical` casts them); for
-        outcomes files, columns ``crime_id, month, outcome, line``.
+    table : DataFrame or dict of numpy arrays
+        The loaded rows, as :attr:`events` or its columns (the loader builds no frame it
+        does not need: at 250k rows the frame alone costs a tenth of a second).
     quarantined : list of QuarantinedRow
     duplicates : list of DuplicateRow
         Rows whose Crime ID repeats one earlier in the same file.
@@ -110,11 +139,31 @@ class ParsedFile:
     month: str
     sha256: str
     rows_read: int
-    events: pd.DataFrame
+    table: pd.DataFrame | dict
     quarantined: list[QuarantinedRow] = field(default_factory=list)
     duplicates: list[DuplicateRow] = field(default_factory=list)
     crs: str = BNG
     timezone: str = TIMEZONE
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Event columns (street files) with an extra ``line`` column, left as object dtypes
+        because they are cheap (:func:`guardian.data.schema.to_canonical` casts them); for
+        outcomes files, columns ``crime_id, month, outcome, line``."""
+        if isinstance(self.table, dict):
+            self.table = pd.DataFrame(self.table)
+        return self.table
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The same rows as :attr:`events`, column by column."""
+        if isinstance(self.table, dict):
+            return self.table
+        return {c: self.table[c].to_numpy() for c in self.table.columns}
+
+    def __len__(self) -> int:
+        t = self.table
+        return len(t) if not isinstance(t, dict) else len(next(iter(t.values()), ()))
 
 
 def asb_key(dataset: str, month: str, fields: tuple[str, ...], occurrence: int) -> str:
@@ -124,8 +173,22 @@ def asb_key(dataset: str, month: str, fields: tuple[str, ...], occurrence: int) 
     identical rows in the file (two identical ASB rows are two incidents). Re-loading the same
     file gives the same keys; a republished month keeps the keys of unchanged rows.
     """
-    h = hashlib.sha1("\x1f".join((dataset, month, *fields, str(occurrence))).encode())
-    return "asb-" + h.hexdigest()[:32]
+    return asb_keys(dataset, month, [[f] for f in fields], [occurrence])[0]
+
+
+def asb_keys(dataset: str, month: str, columns: list, occurrence=None) -> list[str]:
+    """:func:`asb_key` of many rows: ``columns`` holds each content field's values.
+
+    Without ``occurrence``, each row's occurrence number among identical rows (same content)
+    is counted here, in row order.
+    """
+    texts = list(map("\x1f".join, zip(*columns, strict=True)))
+    if occurrence is None:
+        occurrence = pd.Series(texts, dtype=object).groupby(texts, sort=False).cumcount().tolist()
+    sha1 = hashlib.sha1
+    head = f"{dataset}\x1f{month}\x1f"
+    return ["asb-" + sha1(f"{head}{t}\x1f{o}".encode()).hexdigest()[:32]
+            for t, o in zip(texts, occurrence, strict=True)]
 
 
 def _one_row_per_line(body: list[str], ncol: int) -> bool:
@@ -151,23 +214,29 @@ def _one_row_per_line(body: list[str], ncol: int) -> bool:
     return True
 
 
-def _fast_frame(text: str, lines: list[str], ncol: int) -> tuple[pd.DataFrame | None, int]:
+def _fast_frame(data: bytes, text: str, lines: list[str], ncol: int) -> tuple[pd.DataFrame | None, int]:
     """Parse with pandas' C reader when every line is exactly one row of ``ncol`` fields.
 
     Returns ``(None, 0)`` when that cannot be guaranteed (blank lines, quoted newlines, ragged
     rows), and the caller takes the careful path, which keeps exact line numbers.
     """
     body = lines[1:]
-    if not _one_row_per_line(body, ncol):
+    if '"' in text:
+        if not _one_row_per_line(body, ncol):
+            return None, 0
+    elif text.count(",") != (ncol - 1) * len(lines):
+        # Without quotes every comma separates fields; as the C reader refuses lines with too
+        # many fields, the right total means every line holds exactly ncol fields.
         return None, 0
     try:
         # object columns: pandas' python-backed string dtype costs seconds at 250k rows here.
-        df = pd.read_csv(io.StringIO(text), header=None, skiprows=1, names=range(ncol),
+        # From the bytes (already checked to be UTF-8): a StringIO of the text costs a copy.
+        df = pd.read_csv(io.BytesIO(data), header=None, skiprows=1, names=range(ncol),
                          dtype=object, keep_default_na=False, skip_blank_lines=False, engine="c",
-                         skipinitialspace=True)
+                         skipinitialspace=True, encoding="utf-8-sig")
     except (pd.errors.ParserError, ValueError):
         return None, 0
-    if len(df) != len(body):
+    if len(df) != len(body) or df[ncol - 1].isna().any():
         return None, 0
     df["line"] = np.arange(2, len(df) + 2, dtype=np.int64)
     return df, len(df)
@@ -230,135 +299,148 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     kind = detect_kind(header)
     cols = STREET_COLUMNS if kind == "street" else OUTCOME_COLUMNS
     ncol = len(cols)
-    df, rows_read = _fast_frame(text, lines, ncol)
+    df, rows_read = _fast_frame(data, text, lines, ncol)
     quarantined: list[QuarantinedRow] = []
     if df is None:  # quoted newlines, blank lines or ragged rows: the careful path
         df, rows_read, quarantined = _careful_frame(lines, ncol)
     df.columns = [*cols, "line"]
-    raw_line = lines.__getitem__
-    reasons = pd.Series(pd.NA, index=df.index, dtype="string")
-
-    def refuse(mask: pd.Series, why) -> None:
-        """Record ``why`` for rows in ``mask`` not yet refused; ``why`` is a string or a
-        function of the refused sub-frame (so messages are built only for bad rows)."""
-        mask = mask.fillna(False) & reasons.isna()
-        if mask.any():
-            reasons[mask] = why if isinstance(why, str) else why(df[mask]).astype("string")
-
-    # The force and month the file covers: the most common values among its rows.
     if df.empty:
         raise InputError(f"{source.name}: no data rows with {ncol} fields")
-    dataset = str(df["falls_within"].value_counts().index[0])
-    month_ok = _matches(df["month"], MONTH)
-    refuse(~month_ok, lambda b: "month " + b["month"].map(repr) + " is not YYYY-MM")
-    months = df.loc[month_ok, "month"].value_counts()
-    if months.empty or not dataset:
+    n = len(df)
+    col = {c: df[c].to_numpy(dtype=object) for c in cols}
+    reasons = np.full(n, None, dtype=object)
+    refused = np.zeros(n, dtype=bool)
+
+    def refuse(mask: np.ndarray, why) -> None:
+        """Record ``why`` for rows in ``mask`` not yet refused; ``why`` is a string or a
+        function of the refused rows' indices (so messages are built only for bad rows)."""
+        mask = mask & ~refused
+        if mask.any():
+            idx = np.flatnonzero(mask)
+            reasons[idx] = why if isinstance(why, str) else why(idx)
+            refused[idx] = True
+
+    def say(fmt: str, *names: str):
+        """Message builder for :func:`refuse`: ``fmt`` formatted with the named raw values."""
+        return lambda idx: [fmt.format(*vals) for vals in zip(*(col[c][idx] for c in names), strict=True)]
+
+    # The force and month the file covers: the most common values among its rows.
+    fw_codes, fw_uniq = _codes(col["falls_within"])
+    dataset = str(fw_uniq[np.bincount(fw_codes).argmax()])
+    m_codes, m_uniq = _codes(col["month"])
+    m_ok = np.fromiter((bool(MONTH.match(str(u))) for u in m_uniq), dtype=bool, count=len(m_uniq))
+    refuse(~m_ok[m_codes], say("month {!r} is not YYYY-MM", "month"))
+    if not m_ok.any() or not dataset:
         raise InputError(f"{source.name}: no row has a valid Month and Falls within")
-    month = str(months.index[0])
-    refuse(df["month"] != month,
-           lambda b: "month " + b["month"] + f" in a file of {month}; police.uk files hold one month")
-    refuse(df["falls_within"] != dataset,
-           lambda b: "falls within " + b["falls_within"].map(repr) + f" in a file of {dataset!r}")
-    cid = df["crime_id"].str.lower()
+    counts = np.bincount(m_codes, minlength=len(m_uniq))
+    month = str(m_uniq[np.flatnonzero(m_ok)[counts[m_ok].argmax()]])
+    refuse(m_uniq[m_codes] != month, lambda idx: [
+        f"month {v} in a file of {month}; police.uk files hold one month" for v in col["month"][idx]])
+    refuse(fw_uniq[fw_codes] != dataset,
+           lambda idx: [f"falls within {v!r} in a file of {dataset!r}" for v in col["falls_within"][idx]])
+    cid, cid_ok = _crime_ids(col["crime_id"])
+    has_cid = cid != ""
 
     if kind == "street":
-        cat = df["crime_type"].str.lower().map(CATEGORY_LOOKUP)
-        refuse(cat.isna(), lambda b: "unknown crime type " + b["crime_type"].map(repr))
-        df["category"] = cat.astype("string")
-        is_asb = df["category"] == ASB
-        refuse(~is_asb & (cid == ""), lambda b: "missing Crime ID for a crime row (" + b["crime_type"] + ")")
-        refuse((cid != "") & ~_is_crime_id(cid), lambda b: "malformed Crime ID " + b["crime_id"].map(repr))
+        ct_codes, ct_uniq = _codes(col["crime_type"])
+        cat_uniq = np.array([CATEGORY_LOOKUP.get(str(u).lower()) for u in ct_uniq], dtype=object)
+        cat = cat_uniq[ct_codes]
+        refuse(pd.isna(cat), say("unknown crime type {!r}", "crime_type"))
+        refuse((cat != ASB) & ~has_cid, say("missing Crime ID for a crime row ({})", "crime_type"))
+        refuse(has_cid & ~cid_ok, say("malformed Crime ID {!r}", "crime_id"))
     else:
-        refuse(cid == "", "missing Crime ID on an outcome row")
-        refuse((cid != "") & ~_is_crime_id(cid), lambda b: "malformed Crime ID " + b["crime_id"].map(repr))
-        refuse(df["outcome_type"] == "", "empty outcome type")
+        refuse(~has_cid, "missing Crime ID on an outcome row")
+        refuse(has_cid & ~cid_ok, say("malformed Crime ID {!r}", "crime_id"))
+        refuse(col["outcome_type"] == "", "empty outcome type")
 
     # Coordinates: both present and in the UK, or none and "No Location".
-    lon = pd.to_numeric(df["longitude"], errors="coerce")
-    lat = pd.to_numeric(df["latitude"], errors="coerce")
-    has_lon, has_lat = df["longitude"] != "", df["latitude"] != ""
-    no_loc_text = df["location"].str.lower().isin(NO_LOCATION)
-    refuse(has_lon & lon.isna(), lambda b: "longitude " + b["longitude"].map(repr) + " is not a number")
-    refuse(has_lat & lat.isna(), lambda b: "latitude " + b["latitude"].map(repr) + " is not a number")
+    lon_codes, lon_uniq = _codes(col["longitude"])
+    lat_codes, lat_uniq = _codes(col["latitude"])
+    lon = pd.to_numeric(pd.Series(lon_uniq), errors="coerce").to_numpy(dtype=float)[lon_codes]
+    lat = pd.to_numeric(pd.Series(lat_uniq), errors="coerce").to_numpy(dtype=float)[lat_codes]
+    has_lon, has_lat = (lon_uniq != "")[lon_codes], (lat_uniq != "")[lat_codes]
+    loc_codes, loc_uniq = _codes(col["location"])
+    short = np.flatnonzero(np.fromiter(map(len, loc_uniq), dtype=np.int64, count=len(loc_uniq))
+                           <= max(map(len, NO_LOCATION)))
+    no_loc_uniq = np.zeros(len(loc_uniq), dtype=bool)
+    no_loc_uniq[short] = [str(u).lower() in NO_LOCATION for u in loc_uniq[short]]
+    no_loc_text = no_loc_uniq[loc_codes]
+    refuse(has_lon & np.isnan(lon), say("longitude {!r} is not a number", "longitude"))
+    refuse(has_lat & np.isnan(lat), say("latitude {!r} is not a number", "latitude"))
     refuse(has_lon != has_lat, "only one of longitude/latitude given")
     refuse(~has_lon & ~has_lat & ~no_loc_text,
-           lambda b: "no coordinates but location is " + b["location"].map(repr) + " (expected 'No Location')")
-    located = has_lon & has_lat & lon.notna() & lat.notna()
-    outside_uk = located & ~(lon.between(*UK_LON) & lat.between(*UK_LAT))
-    refuse(outside_uk, lambda b: "point (" + b["longitude"] + ", " + b["latitude"] + ") is outside Great Britain")
-    refuse((df["lsoa_code"] != "") & ~_matches(df["lsoa_code"], LSOA),
-           lambda b: "malformed LSOA code " + b["lsoa_code"].map(repr))
+           say("no coordinates but location is {!r} (expected 'No Location')", "location"))
+    located = has_lon & has_lat & ~np.isnan(lon) & ~np.isnan(lat)
+    in_uk = (lon >= UK_LON[0]) & (lon <= UK_LON[1]) & (lat >= UK_LAT[0]) & (lat <= UK_LAT[1])
+    outside_uk = located & ~in_uk
+    refuse(outside_uk, say("point ({}, {}) is outside Great Britain", "longitude", "latitude"))
+    lsoa_codes, lsoa_uniq = _codes(col["lsoa_code"])
+    lsoa_bad = _per_value(lsoa_codes, lsoa_uniq, lambda u: u != "" and not LSOA.match(str(u)))
+    refuse(lsoa_bad, say("malformed LSOA code {!r}", "lsoa_code"))
 
-    x = np.full(len(df), np.nan)
-    y = np.full(len(df), np.nan)
-    ok_pts = (located & ~outside_uk).to_numpy()
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    ok_pts = located & ~outside_uk
     if ok_pts.any():
-        tr = _to_bng()
-        x[ok_pts], y[ok_pts] = tr.transform(lon.to_numpy()[ok_pts], lat.to_numpy()[ok_pts])
-        far = _outside_force_area(df, x, y, ok_pts, dataset)
-        refuse(pd.Series(far, index=df.index),
-               lambda b: "point (" + b["longitude"] + ", " + b["latitude"] + f") is more than "
-               f"{AREA_MARGIN_M / 1000:.0f} km outside the area of {dataset}")
+        # Project each distinct map point once (police.uk snaps crimes to shared points).
+        pair = lon_codes.astype(np.int64) * len(lat_uniq) + lat_codes
+        p_codes, p_uniq = pd.factorize(pair[ok_pts])
+        first = np.zeros(len(p_uniq), dtype=np.int64)
+        first[p_codes[::-1]] = np.flatnonzero(ok_pts)[::-1]
+        px, py = _to_bng().transform(lon[first], lat[first])
+        x[ok_pts], y[ok_pts] = px[p_codes], py[p_codes]
+        far = _outside_force_area(lsoa_codes, lsoa_uniq, x, y, ok_pts, dataset)
+        refuse(far, lambda idx: [
+            f"point ({a}, {b}) is more than {AREA_MARGIN_M / 1000:.0f} km outside the area of {dataset}"
+            for a, b in zip(col["longitude"][idx], col["latitude"][idx], strict=True)])
 
-    bad = reasons.notna().to_numpy()
-    for line, reason in zip(df.loc[bad, "line"], reasons[bad], strict=True):
-        quarantined.append(QuarantinedRow(int(line), str(reason), raw_line(int(line) - 1)))
-    keep = ~bad
+    line = df["line"].to_numpy(dtype=np.int64)
+    bad = np.flatnonzero(refused)
+    quarantined += [QuarantinedRow(int(line[i]), str(reasons[i]), lines[int(line[i]) - 1]) for i in bad]
+    quarantined.sort(key=lambda q: q.line)
+    keep = np.flatnonzero(~refused)
     if kind == "outcomes":
         out = pd.DataFrame({
-            "crime_id": cid[keep].astype("string"),
-            "month": df.loc[keep, "month"],
-            "outcome": df.loc[keep, "outcome_type"],
-            "line": df.loc[keep, "line"],
+            "crime_id": cid[keep], "month": col["month"][keep],
+            "outcome": col["outcome_type"][keep], "line": line[keep],
         })
-        dup = out["crime_id"].duplicated(keep="last")  # the file's latest outcome wins
-        duplicates = [DuplicateRow(int(r.line), str(r.crime_id)) for r in out[dup].itertuples()]
+        dup = out["crime_id"].duplicated(keep="last").to_numpy()  # the file's latest outcome wins
+        duplicates = [DuplicateRow(int(ln), str(k)) for ln, k in
+                      zip(out["line"].to_numpy()[dup], out["crime_id"].to_numpy()[dup], strict=True)]
         out = out[~dup].reset_index(drop=True)
-        quarantined.sort(key=lambda q: q.line)
         return ParsedFile(kind, dataset, month, sha256_bytes(data), rows_read, out,
                           quarantined, duplicates)
 
-    d = df[keep].copy()
-    xs, ys = x[keep], y[keep]
+    key = cid[keep]
     # ASB keys: content + occurrence among identical rows, so identical incidents stay distinct.
-    content = ["longitude", "latitude", "location", "lsoa_code", "crime_type"]
-    key = cid[keep].copy()
-    asb_rows = (key == "").to_numpy()
-    if asb_rows.any():
-        sub = d.loc[asb_rows, content]
-        occurrence = sub.groupby(content, sort=False, dropna=False).cumcount()
-        key[asb_rows] = [
-            asb_key(dataset, month, tuple(vals), int(occ))
-            for vals, occ in zip(sub.itertuples(index=False, name=None), occurrence, strict=True)
-        ]
-    d["event_id"] = key
-    dup = d["event_id"].duplicated(keep="first")
-    duplicates = [DuplicateRow(int(r.line), str(r.event_id)) for r in d[dup].itertuples()]
-    d, xs, ys = d[~dup.to_numpy()], xs[~dup.to_numpy()], ys[~dup.to_numpy()]
-
-    n = len(d)
+    asb_rows = np.flatnonzero(key == "")
+    if len(asb_rows):
+        rows_ = keep[asb_rows]
+        content = ["longitude", "latitude", "location", "lsoa_code", "crime_type"]
+        key[asb_rows] = asb_keys(dataset, month, [col[c][rows_] for c in content])
+    dup = pd.Series(key).duplicated(keep="first").to_numpy()
+    duplicates = [DuplicateRow(int(ln), str(k)) for ln, k in zip(line[keep][dup], key[dup], strict=True)]
+    kept = keep[~dup]
+    m = len(kept)
     t0 = pd.Timestamp(f"{month}-01", tz=TIMEZONE)
-    kept = np.flatnonzero(keep)[~dup.to_numpy()]
-    lon_k, lat_k = lon.to_numpy()[kept], lat.to_numpy()[kept]
-    events = pd.DataFrame({
-        "event_id": d["event_id"].to_numpy(),
-        "dataset": np.repeat(dataset, n),
-        "month": np.repeat(month, n),
-        "time": pd.DatetimeIndex([t0]).repeat(n),
-        "time_precision": np.repeat("month", n),
-        "category": d["category"].to_numpy(),
-        "dwelling": pd.array([pd.NA] * n, dtype="boolean"),
-        "x": xs, "y": ys,
-        "crs": np.repeat(BNG, n),
-        "lon": lon_k, "lat": lat_k,
-        "location": d["location"].to_numpy(),
-        "lsoa_code": d["lsoa_code"].to_numpy(),
-        "lsoa_name": d["lsoa_name"].to_numpy(),
-        "district": np.repeat("", n),
-        "outcome": d["last_outcome_category"].to_numpy(),
-        "line": d["line"].to_numpy(),
-    })
-    quarantined.sort(key=lambda q: q.line)
+    events = {
+        "event_id": key[~dup],
+        "dataset": np.full(m, dataset, dtype=object),
+        "month": np.full(m, month, dtype=object),
+        "time": pd.DatetimeIndex([t0]).repeat(m),
+        "time_precision": np.full(m, "month", dtype=object),
+        "category": cat[kept],
+        "dwelling": pd.arrays.BooleanArray(np.zeros(m, dtype=bool), np.ones(m, dtype=bool)),
+        "x": x[kept], "y": y[kept],
+        "crs": np.full(m, BNG, dtype=object),
+        "lon": lon[kept], "lat": lat[kept],
+        "location": col["location"][kept],
+        "lsoa_code": col["lsoa_code"][kept],
+        "lsoa_name": col["lsoa_name"][kept],
+        "district": np.full(m, "", dtype=object),
+        "outcome": col["last_outcome_category"][kept],
+        "line": line[kept],
+    }
     # Left as object columns (cheap); read_street() and the store give canonical dtypes.
     return ParsedFile("street", dataset, month, sha256_bytes(data), rows_read, events,
                       quarantined, duplicates)
@@ -369,18 +451,20 @@ def _to_bng() -> Transformer:
     return Transformer.from_crs("EPSG:4326", BNG, always_xy=True)
 
 
-def _outside_force_area(df: pd.DataFrame, x: np.ndarray, y: np.ndarray, ok: np.ndarray,
-                        dataset: str) -> np.ndarray:
+def _outside_force_area(lsoa_codes: np.ndarray, lsoa_uniq: np.ndarray, x: np.ndarray,
+                        y: np.ndarray, ok: np.ndarray, dataset: str) -> np.ndarray:
     """Points further than AREA_MARGIN_M outside the envelope of the force's own points.
 
     The envelope is the 0.5–99.5 percentile box of the points whose LSOA belongs to the force
     (reference table); with too few such points the check is skipped (UK bounds still apply).
+    ``lsoa_codes``/``lsoa_uniq`` are the factorised LSOA column.
     """
     short = force_short_name(dataset)
     ref = lsoa_table()
-    own = df["lsoa_code"].isin(ref.loc[ref["force"] == short, "lsoa_code"]).to_numpy() & ok
+    own_lsoa = np.isin(lsoa_uniq.astype(str), ref.loc[ref["force"] == short, "lsoa_code"].to_numpy(dtype=str))
+    own = own_lsoa[lsoa_codes] & ok
     if own.sum() < 50:
-        return np.zeros(len(df), dtype=bool)
+        return np.zeros(len(x), dtype=bool)
     lo_x, hi_x = np.percentile(x[own], [0.5, 99.5])
     lo_y, hi_y = np.percentile(y[own], [0.5, 99.5])
     m = AREA_MARGIN_M
