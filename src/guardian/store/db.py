@@ -26,6 +26,7 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL + NORMAL sync: a crash loses no committed transaction and never leaves half of one.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -45,6 +46,11 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
+        # The driver's own transaction handling opens a transaction only before INSERT,
+        # UPDATE or DELETE, so a DDL statement (a load drops and rebuilds indexes) or the
+        # reads before the first write would run outside it. SQLAlchemy's recipe: the driver
+        # does nothing implicit, and every SQLAlchemy transaction starts with BEGIN.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     else:
         engine = create_engine(url, pool_pre_ping=True)
     return engine
