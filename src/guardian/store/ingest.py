@@ -18,12 +18,20 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Index, and_, delete, func, insert, select, text, update
 
 from guardian.data.extract import ExtractMapping, parse_extract
 from guardian.data.policeuk import ParsedFile, parse_police_uk
 from guardian.data.sources import Source, iter_sources
 from guardian.errors import InputError
+from guardian.store.bulk import (
+    COLUMNS,
+    PG_COLUMNS,
+    EventBatch,
+    PgCopy,
+    pg_copy_binary,
+    sqlite_insert,
+)
 from guardian.store.models import (
     Dataset,
     DuplicateRecord,
@@ -32,40 +40,6 @@ from guardian.store.models import (
     QuarantineRow,
     SourceFile,
 )
-
-# Row layout built in the parsing worker processes; dataset and file ids are added per file.
-ROW_COLS = (
-    "event_key", "month", "occurred_local", "time_precision", "category", "dwelling",
-    "x", "y", "lon", "lat", "location", "lsoa_code", "lsoa_name", "outcome", "source_line",
-)
-
-
-def event_rows(ev: pd.DataFrame) -> list[tuple]:
-    """Store rows (``ROW_COLS`` order) of a canonical event frame with a ``line`` column."""
-    n = len(ev)
-    if not n:
-        return []
-    # Format each distinct time once (a police.uk month has a single one).
-    codes, uniq = pd.factorize(ev["time"])
-    fmt = np.asarray(pd.DatetimeIndex(uniq).tz_localize(None).strftime("%Y-%m-%d %H:%M:%S"),
-                     dtype=object)
-    dwell = pd.Series(ev["dwelling"], dtype="boolean").astype(object)
-    dwell = dwell.where(dwell.notna(), None).tolist()
-
-    def num(col: str) -> list:
-        a = ev[col].to_numpy(dtype=float)
-        return [None if v != v else v for v in a.tolist()]
-
-    def txt(col: str) -> list:
-        return ev[col].astype(object).where(ev[col].notna(), "").tolist()
-
-    return list(zip(
-        ev["event_id"].tolist(), ev["month"].tolist(), fmt[codes].tolist(),
-        ev["time_precision"].tolist(), ev["category"].tolist(), dwell,
-        num("x"), num("y"), num("lon"), num("lat"),
-        txt("location"), txt("lsoa_code"), txt("lsoa_name"), txt("outcome"),
-        ev["line"].tolist(), strict=True,
-    ))
 
 
 @dataclass
@@ -91,28 +65,38 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _parse(args: tuple[Source, ExtractMapping | None]) -> tuple[ParsedFile, list] | str:
-    """Parse one file and lay out its store rows; runs in a worker process."""
-    source, mapping = args
+def _parse(args: tuple[Source, ExtractMapping | None, str]):
+    """Parse one file and lay out its store rows; runs in a worker process.
+
+    Returns an error message, or ``(parsed, batch, pg)``: the parsed file (its events reduced
+    to nothing, as the batch carries them), the store rows as an :class:`EventBatch` (None for
+    outcomes files) and, for PostgreSQL, their binary COPY payload.
+    """
+    source, mapping, dialect = args
     try:
         parsed = parse_extract(source, mapping) if mapping is not None else parse_police_uk(source)
     except InputError as exc:
         return str(exc)
     if parsed.kind == "outcomes":
-        return parsed, []
-    rows = event_rows(parsed.events)
-    # Only what the main process needs travels back: ids and lines (rows carry the rest).
-    parsed.events = parsed.events[["event_id", "line"]]
-    return parsed, rows
+        return parsed, None, None
+    batch = EventBatch.from_columns(parsed.columns)
+    parsed.table = {}
+    if dialect != "postgresql":
+        return parsed, batch, None
+    # PostgreSQL gets the encoded rows; the main process needs only keys and lines besides.
+    pg = pg_copy_binary(batch)
+    ids = {"event_key": batch.keys, "source_line": batch.lines}
+    return parsed, EventBatch(batch.n, ids), pg
 
 
-def _start_parsing(sources: list[Source], mapping: ExtractMapping | None, workers: int):
+def _start_parsing(sources: list[Source], mapping: ExtractMapping | None, workers: int,
+                   dialect: str):
     """Results of :func:`_parse` in source order, and the pool computing them (or None).
 
     The pool is started before the store transaction opens, so no worker is forked holding a
     database connection.
     """
-    jobs = [(s, mapping) for s in sources]
+    jobs = [(s, mapping, dialect) for s in sources]
     if workers > 1 and len(jobs) > 1:
         pool = ProcessPoolExecutor(max_workers=workers)
         return pool.map(_parse, jobs), pool
@@ -127,6 +111,27 @@ class _Loader:
         self.keys: dict[int, set[str]] = {}
         self.touched: set[int] = set()
         self.slow_ms = slow_ms  # test hook: pause between writes so a test can kill us
+        self.deferred: list[Index] = []
+
+    def defer_indexes(self) -> None:
+        """On a first load (``events`` empty) drop its indexes; :meth:`build_indexes` makes
+        them again once, which is several times cheaper than 250k random B-tree inserts.
+
+        Inside the load's transaction: a crash restores them with everything else. On
+        PostgreSQL the dropped index locks ``events`` until commit, which only an empty table
+        can afford. Uniqueness holds meanwhile: keys are checked in Python as rows arrive,
+        and the unique index, rebuilt before commit, would refuse any that slipped through.
+        """
+        if self.conn.execute(select(Event.id).limit(1)).first() is not None:
+            return
+        for index in sorted(Event.__table__.indexes, key=lambda i: i.name):
+            index.drop(self.conn)
+            self.deferred.append(index)
+
+    def build_indexes(self) -> None:
+        for index in self.deferred:
+            index.create(self.conn)
+        self.deferred = []
 
     def dataset_id(self, name: str, kind: str, crs: str, tz: str) -> int:
         row = self.conn.execute(select(Dataset.id, Dataset.crs).where(Dataset.name == name)).first()
@@ -149,7 +154,8 @@ class _Loader:
         if self.slow_ms:
             time.sleep(self.slow_ms / 1000)
 
-    def load(self, src: Source, parsed: ParsedFile, rows: list | None = None) -> FileReport:
+    def load(self, src: Source, parsed: ParsedFile, batch: EventBatch | None = None,
+             pg: PgCopy | None = None) -> FileReport:
         c = self.conn
         is_police = parsed.kind in ("street", "outcomes")
         kind_ds = "police.uk" if is_police else "extract"
@@ -201,17 +207,18 @@ class _Loader:
                            np.repeat(fid, len(ev)).tolist(), ev["line"].tolist(), strict=True))
             loaded = len(ev)
         else:
-            if rows is None:
-                rows = event_rows(parsed.events)
-            ids = [r[0] for r in rows]
-            seen = [k in keys for k in ids]
-            if any(seen):
-                dups += [(r[-1], r[0]) for r, s_ in zip(rows, seen, strict=True) if s_]
-                rows = [r for r, s_ in zip(rows, seen, strict=True) if not s_]
-            keys.update(r[0] for r in rows)
-            self._bulk(Event.__table__, ROW_COLS, rows,
-                       const={"dataset_id": ds, "source_file_id": fid})
-            loaded = len(rows)
+            if batch is None:
+                batch = EventBatch.from_columns(parsed.columns)
+            keys_in = batch.keys.tolist()
+            if not keys.isdisjoint(keys_in):
+                seen = np.fromiter((k in keys for k in keys_in), dtype=bool, count=len(batch))
+                dups += list(zip(batch.lines[seen].tolist(), batch.keys[seen].tolist(), strict=True))
+                batch = batch.take(~seen)
+                pg = pg.take(~seen) if pg is not None else None
+                keys_in = batch.keys.tolist()
+            keys.update(keys_in)
+            self._events(batch, pg, ds, fid)
+            loaded = len(batch)
         self._pause()
         self._bulk(QuarantineRow.__table__, ("source_file_id", "line", "reason", "raw"),
                    ((fid, q.line, q.reason, q.raw) for q in parsed.quarantined))
@@ -224,6 +231,33 @@ class _Loader:
             raise RuntimeError(f"{src.name}: accounting does not add up: {report}")  # never lose rows
         self.touched.add(ds)
         return report
+
+    def _events(self, batch: EventBatch, pg: PgCopy | None, ds: int, fid: int) -> None:
+        """Write a batch of events by the database's fastest path (see :mod:`.bulk`)."""
+        if not len(batch):
+            return
+        dialect = self.conn.dialect.name
+        if dialect == "sqlite":
+            sql, rows = sqlite_insert(batch, {"dataset_id": ds, "source_file_id": fid})
+            # The driver's cursor takes the rows as an iterator (SQLAlchemy wants a list).
+            cur = self.conn.connection.driver_connection.cursor()
+            try:
+                cur.executemany(sql, rows)
+            finally:
+                cur.close()
+        elif dialect == "postgresql":
+            pg = pg if pg is not None else pg_copy_binary(batch)
+            dbapi = self.conn.connection.driver_connection
+            with dbapi.cursor() as cur:
+                sql = f"COPY events ({', '.join(PG_COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
+                with cur.copy(sql) as cp:
+                    cp.write(pg.with_ids(ds, fid))
+        else:
+            cols = [c for c in COLUMNS if c in batch.values]
+            rows = [{**dict(zip(cols, r, strict=True)), **batch.const,
+                     "dataset_id": ds, "source_file_id": fid}
+                    for r in zip(*(batch.values[c].tolist() for c in cols), strict=True)]
+            self.conn.execute(insert(Event), rows)
 
     def _bulk(self, table, cols: tuple[str, ...], rows: Iterable[tuple],
               const: dict[str, int] | None = None) -> None:
@@ -319,10 +353,11 @@ def ingest(
         workers = min(2, os.cpu_count() or 1)
     slow = int(os.environ.get("GUARDIAN_TEST_SLOW_INGEST_MS", "0") or 0)
     reports: list[FileReport] = []
-    results, pool = _start_parsing(sources, mapping, workers)
+    results, pool = _start_parsing(sources, mapping, workers, engine.dialect.name)
     try:
         with engine.begin() as conn:
             loader = _Loader(conn, slow_ms=slow)
+            loader.defer_indexes()
             for src, result in zip(sources, results, strict=True):
                 if isinstance(result, str):
                     rep = FileReport(name=src.name, status="error", message=result)
@@ -331,6 +366,7 @@ def ingest(
                 reports.append(rep)
                 if progress is not None:
                     progress(rep)
+            loader.build_indexes()
             loader.apply_outcomes()
             if conn.dialect.name == "postgresql":
                 conn.execute(text("ANALYZE events"))

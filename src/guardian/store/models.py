@@ -13,7 +13,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,7 +54,9 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("dataset_id", "event_key", name="uq_events_dataset_key"),
+        # A unique index, not a table constraint, so that a first load into an empty table can
+        # drop it and build it once at the end (SQLite cannot drop a table constraint).
+        Index("uq_events_dataset_key", "dataset_id", "event_key", unique=True),
         # Few indexes on purpose: each one costs at load time. Month filters (the common query)
         # use this one; replacement deletes go by dataset + month + file through it too.
         Index("ix_events_dataset_month", "dataset_id", "month"),
