@@ -12,9 +12,15 @@ import sys
 import time
 
 import pytest
-from sqlalchemy import func, select
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
+import guardian.operations.cocoons.models  # noqa: F401  (whole schema for compare_metadata)
+import guardian.operations.patrols.models  # noqa: F401
 from conftest import ESSEX, REPO
+from guardian.store.base import Base
 from guardian.store.events import events_frame
 from guardian.store.ingest import ingest, quarantine_frame
 from guardian.store.models import Event, Outcome, SourceFile
@@ -145,12 +151,17 @@ def test_events_frame_is_canonical_and_districts_match_published_counts(sqlite_e
     assert (sub["month"] == "2021-12").all() and len(sub) > 1000
 
 
-def test_killed_load_leaves_store_unchanged(store_url, tmp_path):
-    """A load killed mid-way (SIGKILL, no chance to clean up) leaves the store as before."""
+@pytest.mark.parametrize("first_load", [False, True], ids=["adding", "first-load"])
+def test_killed_load_leaves_store_unchanged(store_url, tmp_path, first_load):
+    """A load killed mid-way (SIGKILL, no chance to clean up) leaves the store as before.
+
+    A first load into an empty table drops the events indexes to build them at the end: the
+    kill must leave them in place too."""
     from guardian.store.db import get_engine
 
     engine = get_engine(store_url)
-    ingest(engine, [DEC], workers=1)
+    if not first_load:
+        ingest(engine, [DEC], workers=1)
     before = _snapshot(engine)
     engine.dispose()
     env = dict(os.environ, GUARDIAN_DATABASE_URL=store_url, GUARDIAN_TEST_SLOW_INGEST_MS="400",
@@ -169,8 +180,22 @@ def test_killed_load_leaves_store_unchanged(store_url, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     engine = get_engine(store_url)
     assert _snapshot(engine) == before
-    assert [s["months"] for s in dataset_status(engine)] == [["2021-12"]]
+    assert [s["months"] for s in dataset_status(engine)] == ([] if first_load else [["2021-12"]])
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     engine.dispose()
+
+
+def test_first_load_rebuilds_the_events_indexes(engine):
+    ingest(engine, [NOV, DEC])
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        names = {i["name"] for i in inspect(conn).get_indexes("events")}
+    assert {"uq_events_dataset_key", "ix_events_dataset_month"} <= names
+    # The rebuilt unique index still refuses a second copy of a stored key.
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        row = conn.execute(select(Event.__table__).limit(1)).mappings().one()
+        conn.execute(insert(Event.__table__).values({k: v for k, v in row.items() if k != "id"}))
 
 
 def test_ctrl_c_mid_load_rolls_back(sqlite_engine, monkeypatch):
