@@ -1,7 +1,9 @@
 """Benchmark: ingest the 15 bundled Essex months (254,503 rows) into SQLite and PostgreSQL.
 
 Baseline, in the same process: a bare ``pandas.read_csv`` of the same files (no validation,
-no projection, no store). Goal: complete ingest within 4x the bare parse.
+no projection, no store). Goal: complete ingest within 4x the bare parse. Each of
+``GUARDIAN_BENCH_ROUNDS`` (default 5) rounds times the baseline and each store into a fresh
+database; the goal is judged on the median of the per-round ratios.
 
 PostgreSQL is measured when ``GUARDIAN_BENCH_POSTGRES_URL`` (or GUARDIAN_TEST_POSTGRES_URL)
 names a server; each run uses a fresh database.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -61,29 +64,45 @@ def _pg_db(base: str) -> tuple[str, callable]:
 
 def main() -> int:
     files = sorted(ESSEX.glob("*.csv.gz"))
+    rounds = int(os.environ.get("GUARDIAN_BENCH_ROUNDS", "5"))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    base, rows = min(bare_parse(files) for _ in range(3))
-    print(f"bare pandas.read_csv: {rows:,} rows in {base:.2f} s ({rows / base:,.0f} rows/s)")
-    results = []
-    with tempfile.TemporaryDirectory() as tmp:
-        best = min(guardian_ingest(f"sqlite:///{tmp}/bench{i}.db") for i in range(2))
-        results.append(("SQLite", *best))
     pg = os.environ.get("GUARDIAN_BENCH_POSTGRES_URL") or os.environ.get("GUARDIAN_TEST_POSTGRES_URL")
-    if pg:
-        runs = []
-        for _ in range(2):
-            url, drop = _pg_db(pg)
-            try:
-                runs.append(guardian_ingest(url))
-            finally:
-                drop()
-        results.append(("PostgreSQL", *min(runs)))
-    else:
+    if not pg:
         print("PostgreSQL: skipped (set GUARDIAN_BENCH_POSTGRES_URL)")
-    print(f"{'store':<12}{'seconds':>9}{'rows/s':>12}{'x bare parse':>14}  goal <= 4x")
-    for name, dt, n in results:
-        assert n == rows, (n, rows)
-        print(f"{name:<12}{dt:>9.2f}{n / dt:>12,.0f}{dt / base:>14.2f}  {'met' if dt / base <= 4 else 'NOT met'}")
+    # Rounds interleave the baseline and each store, so a slow spell of a shared machine hits
+    # them alike; the ratio is taken within each round, and its median reported.
+    times: dict[str, list[float]] = {"bare": [], "SQLite": [], "PostgreSQL": []}
+    ratios: dict[str, list[float]] = {"SQLite": [], "PostgreSQL": []}
+    rows = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            base, rows = bare_parse(files)
+            times["bare"].append(base)
+            dt, n = guardian_ingest(f"sqlite:///{tmp}/bench{r}.db")
+            assert n == rows, (n, rows)
+            times["SQLite"].append(dt)
+            ratios["SQLite"].append(dt / base)
+            if pg:
+                url, drop = _pg_db(pg)
+                try:
+                    dt, n = guardian_ingest(url)
+                finally:
+                    drop()
+                assert n == rows, (n, rows)
+                times["PostgreSQL"].append(dt)
+                ratios["PostgreSQL"].append(dt / base)
+    med = statistics.median
+    base = med(times["bare"])
+    print(f"bare pandas.read_csv: {rows:,} rows, median {base:.2f} s of {rounds} "
+          f"(min {min(times['bare']):.2f}) = {rows / base:,.0f} rows/s")
+    print(f"{'store':<12}{'median s':>9}{'min s':>7}{'rows/s':>10}{'x bare (median)':>17}"
+          f"{'x bare (best)':>15}  goal <= 4x")
+    for name in ("SQLite", "PostgreSQL"):
+        if not times[name]:
+            continue
+        t, x = med(times[name]), med(ratios[name])
+        print(f"{name:<12}{t:>9.2f}{min(times[name]):>7.2f}{rows / t:>10,.0f}{x:>17.2f}"
+              f"{min(ratios[name]):>15.2f}  {'met' if x <= 4 else 'NOT met'}")
     return 0
 
 

@@ -12,6 +12,8 @@ from guardian.store.bulk import (
     PG_COLUMNS,
     PG_HEADER,
     EventBatch,
+    key_hash,
+    key_hashes,
     pg_copy_binary,
     sqlite_insert,
 )
@@ -32,7 +34,7 @@ def _frame() -> pd.DataFrame:
         "lon": [0.5, np.nan, -1.25, 2.0], "lat": [51.75, np.nan, 50.5, 52.0],
         "location": ["On or near Café \"Bar\"", "No Location", "", "On or near A, B"],
         "lsoa_code": ["E01000001", "", "E01000002", "W01000003"],
-        "lsoa_name": ["Barking 001A", "", "Ynys Môn 002", "x"],
+        "lsoa_name": ["Barking 001A", None, "Ynys Môn 002", np.nan],  # missing: stored as ""
         "outcome": ["Under investigation", "", "", "Offender given a caution"],
         "line": [2, 3, 5, 70_000],
     })
@@ -41,12 +43,14 @@ def _frame() -> pd.DataFrame:
 def _expected(frame: pd.DataFrame, mask=None) -> pd.DataFrame:
     f = frame if mask is None else frame[mask]
     return pd.DataFrame({
-        "event_key": f["event_id"].tolist(), "month": f["month"].tolist(),
+        "event_key": f["event_id"].tolist(), "key_hash": [key_hash(k) for k in f["event_id"]],
+        "month": f["month"].tolist(),
         "occurred_local": f["time"].dt.tz_localize(None).dt.floor("s").tolist(),
         "time_precision": f["time_precision"].tolist(), "category": f["category"].tolist(),
         "dwelling": [None if pd.isna(v) else bool(v) for v in f["dwelling"]],
         **{c: [None if pd.isna(v) else float(v) for v in f[c]] for c in ("x", "y", "lon", "lat")},
-        **{c: f[c].tolist() for c in ("location", "lsoa_code", "lsoa_name", "outcome")},
+        **{c: ["" if pd.isna(v) else v for v in f[c]]
+           for c in ("location", "lsoa_code", "lsoa_name", "outcome")},
         "source_line": f["line"].astype(int).tolist(),
     })
 
@@ -73,12 +77,27 @@ def _read(conn) -> pd.DataFrame:
     return out
 
 
+def test_key_hash_of_crime_ids_asb_keys_and_free_text():
+    crime = "f3" + "0123456789abcdef" * 3 + "00112233445566"
+    assert key_hash(crime) == int(crime[:16], 16) - (1 << 64)  # top bit set: negative int64
+    assert key_hash("0" * 64) == 0
+    assert key_hash("asb-" + "0123456789abcdef" * 2) == 0x0123456789ABCDEF
+    # Any other key: BLAKE2b, pinned so stored hashes never change between versions.
+    assert key_hash("HD123456") == int.from_bytes(
+        __import__("hashlib").blake2b(b"HD123456", digest_size=8).digest(), "big", signed=True)
+    keys = np.array([crime, "0" * 64, "asb-" + "b" * 32, "F3" + crime[2:], "é" * 64, "", "x" * 64,
+                     "asb-" + "é" * 32, "asx-" + "b" * 32, "asb-" + "B" * 32, "b" * 36], dtype=object)
+    assert key_hashes(keys).tolist() == [key_hash(k) for k in keys]
+    assert len(set(key_hashes(keys).tolist())) == len(keys)
+
+
 def test_batch_keeps_shared_values_once():
     f = _frame()
     f["time_precision"] = "month"
     b = EventBatch.from_columns(f)
     assert b.const == {"time_precision": "month"}
     assert set(b.values) == set(COLUMNS) - {"time_precision"}
+    assert b.values["key_hash"].tolist() == [key_hash(k) for k in f["event_id"]]
     g = f.iloc[[0, 3]].copy()
     g["dwelling"] = pd.array([None, None], dtype="boolean")
     same = EventBatch.from_columns(g)

@@ -63,7 +63,9 @@ AREA_MARGIN_M = 20_000.0
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes and distinct values of a column: checks run once per distinct value, because
     months, forces, categories, places and outcomes repeat thousands of times in a file."""
-    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    codes, uniq = pd.factorize(values)  # without a separate missing-value pass (none here)
+    if len(codes) and codes.min() < 0:
+        codes, uniq = pd.factorize(values, use_na_sentinel=False)
     return codes, np.asarray(uniq, dtype=object)
 
 
@@ -124,9 +126,10 @@ class ParsedFile:
         Hash of the decompressed file.
     rows_read : int
         Data rows read (header excluded).
-    table : DataFrame or dict of numpy arrays
-        The loaded rows, as :attr:`events` or its columns (the loader builds no frame it
-        does not need: at 250k rows the frame alone costs a tenth of a second).
+    table : DataFrame or dict
+        The loaded rows, as :attr:`events` or its columns: arrays, or single values for
+        columns every row shares (the loader builds no frame it does not need: at 250k rows
+        the frame alone costs a tenth of a second).
     quarantined : list of QuarantinedRow
     duplicates : list of DuplicateRow
         Rows whose Crime ID repeats one earlier in the same file.
@@ -155,8 +158,8 @@ class ParsedFile:
         return self.table
 
     @property
-    def columns(self) -> dict[str, np.ndarray]:
-        """The same rows as :attr:`events`, column by column."""
+    def columns(self) -> dict:
+        """The same rows as :attr:`events`, column by column (arrays, or single values)."""
         if isinstance(self.table, dict):
             return self.table
         return {c: self.table[c].to_numpy() for c in self.table.columns}
@@ -422,22 +425,22 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     duplicates = [DuplicateRow(int(ln), str(k)) for ln, k in zip(line[keep][dup], key[dup], strict=True)]
     kept = keep[~dup]
     m = len(kept)
-    t0 = pd.Timestamp(f"{month}-01", tz=TIMEZONE)
+    # Columns shared by every row stay single values: the frame, when one is built, repeats them.
     events = {
         "event_id": key[~dup],
-        "dataset": np.full(m, dataset, dtype=object),
-        "month": np.full(m, month, dtype=object),
-        "time": pd.DatetimeIndex([t0]).repeat(m),
-        "time_precision": np.full(m, "month", dtype=object),
+        "dataset": dataset,
+        "month": month,
+        "time": pd.Timestamp(f"{month}-01", tz=TIMEZONE),
+        "time_precision": "month",
         "category": cat[kept],
         "dwelling": pd.arrays.BooleanArray(np.zeros(m, dtype=bool), np.ones(m, dtype=bool)),
         "x": x[kept], "y": y[kept],
-        "crs": np.full(m, BNG, dtype=object),
+        "crs": BNG,
         "lon": lon[kept], "lat": lat[kept],
         "location": col["location"][kept],
         "lsoa_code": col["lsoa_code"][kept],
         "lsoa_name": col["lsoa_name"][kept],
-        "district": np.full(m, "", dtype=object),
+        "district": "",
         "outcome": col["last_outcome_category"][kept],
         "line": line[kept],
     }

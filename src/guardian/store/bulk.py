@@ -12,6 +12,7 @@ over columns (numpy arrays, constants kept once), and each database gets its fas
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,13 +23,85 @@ import pandas as pd
 
 # Store columns of ``events`` filled from a batch, in insert order.
 COLUMNS = (
-    "event_key", "month", "occurred_local", "time_precision", "category", "dwelling",
+    "event_key", "key_hash", "month", "occurred_local", "time_precision", "category", "dwelling",
     "x", "y", "lon", "lat", "location", "lsoa_code", "lsoa_name", "outcome", "source_line",
 )
 _FLOAT = ("x", "y", "lon", "lat")
 _TEXT = ("event_key", "month", "time_precision", "category", "location", "lsoa_code",
          "lsoa_name", "outcome")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+_NIBBLE = np.full(256, 255, dtype=np.uint8)
+_NIBBLE[np.frombuffer(b"0123456789", dtype=np.uint8)] = np.arange(10)
+_NIBBLE[np.frombuffer(b"abcdef", dtype=np.uint8)] = np.arange(10, 16)
+_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)  # 16 hex digits, most significant first
+
+
+def key_hash(key: str) -> int:
+    """64-bit signed hash of an event key: the store's unique index is on it, not on the text.
+
+    A police.uk Crime ID (64 lower-case hex digits, itself a SHA-256) gives its first 16 digits,
+    a Guardian ASB key (``asb-`` + 32 hex digits of a SHA-1) the first 16 of those; any other
+    key the first 8 bytes of its BLAKE2b digest. Two different keys of one dataset sharing a
+    hash (odds about n²/2⁶⁵: 3 in a million at 10 million events) make the load fail with an
+    error naming both, never a silent merge.
+    """
+    digits = key[4:] if len(key) == 36 and key.startswith("asb-") else key
+    if len(digits) in (32, 64) and all(c in "0123456789abcdef" for c in digits):
+        v = int(digits[:16], 16)
+    else:
+        v = int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _hex_prefix(keys: np.ndarray, idx: np.ndarray, width: int, skip: int, out, done) -> None:
+    """:func:`key_hash` of the hex keys among ``keys[idx]`` (all ``width`` characters long,
+    hex after ``skip`` characters), written into ``out``; ``done`` marks them."""
+    blob = "".join(keys[idx]).encode("utf-8")
+    if len(blob) != width * len(idx):  # some are not ASCII: leave them to key_hash
+        return
+    b = np.frombuffer(blob, dtype=np.uint8).reshape(-1, width)
+    nib = _NIBBLE[b[:, skip:]]
+    ok = (nib != 255).all(axis=1)
+    if skip:
+        ok &= (b[:, :skip] == np.frombuffer(b"asb-", dtype=np.uint8)).all(axis=1)
+    first = nib[ok, :16].astype(np.uint64) << _SHIFTS
+    out[idx[ok]] = np.bitwise_or.reduce(first, axis=1).view(np.int64)
+    done[idx[ok]] = True
+
+
+def key_hashes(keys: np.ndarray) -> np.ndarray:
+    """:func:`key_hash` of every key (int64), vectorised for Crime IDs and ASB keys."""
+    n = len(keys)
+    out = np.zeros(n, dtype=np.int64)
+    done = np.zeros(n, dtype=bool)
+    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=n)
+    for width, skip in ((64, 0), (36, 4)):
+        idx = np.flatnonzero(lengths == width)
+        if len(idx):
+            _hex_prefix(keys, idx, width, skip, out, done)
+    for i in np.flatnonzero(~done):
+        out[i] = key_hash(str(keys[i]))
+    return out
+
+
+def collision_message(a: str, b: str, h: int) -> str:
+    return (f"event keys {a!r} and {b!r} share the 64-bit key hash {h}; the store "
+            "cannot hold both (odds of a few in a million per 10 million events): please report it")
+
+
+def hash_collision(keys: np.ndarray, hashes: np.ndarray) -> str:
+    """A message naming two distinct ``keys`` (distinct by construction) with one hash, or ""."""
+    dup = pd.Series(hashes).duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return ""
+    first = {}
+    for h, k in zip(hashes[dup].tolist(), keys[dup].tolist(), strict=True):
+        if h in first and first[h] != k:
+            return collision_message(first[h], k, h)
+        first.setdefault(h, k)
+    return ""
 
 
 class Coded:
@@ -42,8 +115,13 @@ class Coded:
 
     @classmethod
     def of(cls, values) -> Coded:
-        codes, uniq = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
-        return cls(codes.astype(np.int32), np.asarray(uniq, dtype=object))
+        """Coded text column; missing values (None, NaN) become "" (checked per distinct value)."""
+        codes, uniq = pd.factorize(np.asarray(values, dtype=object))
+        uniq = np.asarray(uniq, dtype=object)
+        if len(codes) and codes.min() < 0:  # missing values: code -1, now pointing at ""
+            uniq = np.append(uniq, "")
+            codes = np.where(codes < 0, len(uniq) - 1, codes)
+        return cls(codes.astype(np.int32), uniq)
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -76,39 +154,48 @@ class EventBatch:
 
     @classmethod
     def from_columns(cls, ev) -> EventBatch:
-        """Batch of canonical event columns (a frame, or a dict of arrays) with ``line``."""
+        """Batch of canonical event columns with ``line``: a frame, or a dict of arrays and
+        single values (columns every row shares)."""
         n = len(ev["event_id"])
-        times = pd.DatetimeIndex(ev["time"])
-        if times.tz is not None:
-            times = times.tz_localize(None)  # local wall-clock time, as the store keeps it
-        dwell = pd.Series(ev["dwelling"], dtype="boolean").astype(object)
-
-        def text(c: str) -> np.ndarray:
-            a = np.asarray(ev[c], dtype=object)
-            missing = pd.isna(a)
-            if missing.any():
-                a = a.copy()
-                a[missing] = ""
-            return a
-
+        keys = np.asarray(ev["event_id"], dtype=object)
         cols: dict[str, np.ndarray | Coded] = {
-            "event_key": np.asarray(ev["event_id"], dtype=object),
-            "occurred_local": times.to_numpy(dtype="datetime64[us]"),
-            "dwelling": dwell.where(dwell.notna(), None).to_numpy(dtype=object),
+            "event_key": keys,
+            "key_hash": key_hashes(keys),
             **{c: np.asarray(ev[c], dtype=float) for c in _FLOAT},
-            **{c: Coded.of(text(c)) for c in _TEXT if c != "event_key"},
             "source_line": np.asarray(ev["line"], dtype=np.int64),
         }
-        const = {}
-        for c in ("month", "occurred_local", "time_precision", "category", "dwelling"):
-            a = cols[c]
-            if isinstance(a, Coded):
-                if len(a.uniq) == 1:
-                    const[c] = a.uniq[0]
-            elif n and (pd.isna(a).all() if a[0] is None else bool((a == a[0]).all())):
-                const[c] = a[0]
-            if c in const:
-                del cols[c]
+        const: dict[str, object] = {}
+        for c in _TEXT[1:]:
+            if np.ndim(ev[c]) == 0:
+                const[c] = "" if pd.isna(ev[c]) else ev[c]
+            else:
+                coded = Coded.of(ev[c])
+                if len(coded.uniq) == 1:
+                    const[c] = coded.uniq[0]
+                else:
+                    cols[c] = coded
+        if np.ndim(ev["time"]) == 0:
+            t = pd.Timestamp(ev["time"])
+            const["occurred_local"] = np.datetime64(t.tz_localize(None) if t.tz else t, "us")
+        else:
+            times = pd.DatetimeIndex(ev["time"])
+            if times.tz is not None:
+                times = times.tz_localize(None)  # local wall-clock time, as the store keeps it
+            t = times.to_numpy(dtype="datetime64[us]")
+            if n and (t == t[0]).all():
+                const["occurred_local"] = t[0]
+            else:
+                cols["occurred_local"] = t
+        dwell = pd.array(np.broadcast_to(ev["dwelling"], n) if np.ndim(ev["dwelling"]) == 0
+                         else ev["dwelling"], dtype="boolean")
+        unknown = np.asarray(dwell.isna())
+        known = np.asarray(dwell.fillna(False), dtype=bool)
+        if unknown.all():
+            const["dwelling"] = None
+        elif not unknown.any() and (known == known[0]).all():
+            const["dwelling"] = bool(known[0])
+        else:
+            cols["dwelling"] = np.where(unknown, None, known).astype(object)
         return cls(n, cols, const)
 
     def __len__(self) -> int:
@@ -183,8 +270,8 @@ PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 PG_TRAILER = b"\xff\xff"
 # COPY column order: the two ids first, at fixed offsets in every row, so the main process can
 # write them into a payload the worker encoded before the ids existed.
-PG_COLUMNS = ("dataset_id", "source_file_id", "source_line", "occurred_local", "dwelling",
-              *_FLOAT, *_TEXT)
+PG_COLUMNS = ("dataset_id", "source_file_id", "source_line", "key_hash", "occurred_local",
+              "dwelling", *_FLOAT, *_TEXT)
 _ID_OFFSETS = (2 + 4, 2 + 8 + 4)  # value bytes of dataset_id and source_file_id in a row
 _PG_EPOCH = np.datetime64("2000-01-01T00:00:00", "us")
 _NULL = np.frombuffer(struct.pack(">i", -1), dtype=np.uint8)
@@ -261,7 +348,7 @@ def pg_copy_binary(batch: EventBatch) -> PgCopy:
         ids = np.zeros((m, 16), dtype=np.uint8)  # dataset_id, source_file_id: written later
         ids[:, 3] = ids[:, 11] = 4  # their length words
         parts = [np.broadcast_to(head, (m, 2)), ids, _fixed(batch.lines[idx], ">i4", 4),
-                 _fixed(micros[idx], ">i8", 8)]
+                 _fixed(batch.values["key_hash"][idx], ">i8", 8), _fixed(micros[idx], ">i8", 8)]
         if p & 1:
             parts.append(np.broadcast_to(_NULL, (m, 4)))
         else:

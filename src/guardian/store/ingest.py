@@ -29,6 +29,8 @@ from guardian.store.bulk import (
     PG_COLUMNS,
     EventBatch,
     PgCopy,
+    collision_message,
+    hash_collision,
     pg_copy_binary,
     sqlite_insert,
 )
@@ -81,11 +83,14 @@ def _parse(args: tuple[Source, ExtractMapping | None, str]):
         return parsed, None, None
     batch = EventBatch.from_columns(parsed.columns)
     parsed.table = {}
+    clash = hash_collision(batch.keys, batch.values["key_hash"])
+    if clash:
+        return f"{source.name}: {clash}"
     if dialect != "postgresql":
         return parsed, batch, None
-    # PostgreSQL gets the encoded rows; the main process needs only keys and lines besides.
+    # PostgreSQL gets the encoded rows; the main process needs only keys, hashes and lines.
     pg = pg_copy_binary(batch)
-    ids = {"event_key": batch.keys, "source_line": batch.lines}
+    ids = {c: batch.values[c] for c in ("event_key", "key_hash", "source_line")}
     return parsed, EventBatch(batch.n, ids), pg
 
 
@@ -108,7 +113,7 @@ class _Loader:
 
     def __init__(self, conn: Connection, slow_ms: int = 0) -> None:
         self.conn = conn
-        self.keys: dict[int, set[str]] = {}
+        self.keys: dict[int, set[int]] = {}  # dataset -> hashes of its stored keys
         self.touched: set[int] = set()
         self.slow_ms = slow_ms  # test hook: pause between writes so a test can kill us
         self.deferred: list[Index] = []
@@ -144,11 +149,21 @@ class _Loader:
             .returning(Dataset.id)
         ).scalar_one()
 
-    def existing_keys(self, dataset_id: int) -> set[str]:
+    def existing_keys(self, dataset_id: int) -> set[int]:
+        """Hashes of a dataset's stored keys (kept up to date through the load)."""
         if dataset_id not in self.keys:
-            rows = self.conn.execute(select(Event.event_key).where(Event.dataset_id == dataset_id))
-            self.keys[dataset_id] = {r[0] for r in rows}
+            self.keys[dataset_id] = set(self.conn.execute(
+                select(Event.key_hash).where(Event.dataset_id == dataset_id)).scalars())
         return self.keys[dataset_id]
+
+    def stored_keys(self, dataset_id: int, hashes: list[int]) -> dict[int, str]:
+        """The stored key of each of ``hashes`` (only asked when a file repeats stored ones)."""
+        out: dict[int, str] = {}
+        for i in range(0, len(hashes), 500):
+            rows = self.conn.execute(select(Event.key_hash, Event.event_key).where(
+                Event.dataset_id == dataset_id, Event.key_hash.in_(hashes[i:i + 500])))
+            out.update((h, k) for h, k in rows)
+        return out
 
     def _pause(self) -> None:
         if self.slow_ms:
@@ -184,8 +199,8 @@ class _Loader:
                 if parsed.kind == "street":
                     in_old = and_(Event.dataset_id == ds, Event.month == parsed.month,
                                   Event.source_file_id.in_(old_ids))
-                    gone = c.execute(select(Event.event_key).where(in_old)).scalars().all()
-                    keys.difference_update(gone)
+                    for h in c.execute(select(Event.key_hash).where(in_old)).scalars():
+                        keys.discard(h)
                     c.execute(delete(Event).where(in_old))
                 else:
                     c.execute(delete(Outcome).where(Outcome.source_file_id.in_(old_ids)))
@@ -209,14 +224,19 @@ class _Loader:
         else:
             if batch is None:
                 batch = EventBatch.from_columns(parsed.columns)
-            keys_in = batch.keys.tolist()
-            if not keys.isdisjoint(keys_in):
-                seen = np.fromiter((k in keys for k in keys_in), dtype=bool, count=len(batch))
+            hashes = batch.values["key_hash"].tolist()
+            if not keys.isdisjoint(hashes):
+                seen = np.fromiter((h in keys for h in hashes), dtype=bool, count=len(hashes))
+                stored = self.stored_keys(ds, batch.values["key_hash"][seen].tolist())
+                for h, k in zip(batch.values["key_hash"][seen].tolist(), batch.keys[seen].tolist(),
+                                strict=True):
+                    if stored[h] != k:
+                        raise InputError(f"{src.name}: {collision_message(stored[h], k, h)}")
                 dups += list(zip(batch.lines[seen].tolist(), batch.keys[seen].tolist(), strict=True))
                 batch = batch.take(~seen)
                 pg = pg.take(~seen) if pg is not None else None
-                keys_in = batch.keys.tolist()
-            keys.update(keys_in)
+                hashes = batch.values["key_hash"].tolist()
+            keys.update(hashes)
             self._events(batch, pg, ds, fid)
             loaded = len(batch)
         self._pause()
