@@ -9,35 +9,40 @@ from sqlalchemy import text
 
 from guardian.store.bulk import (
     COLUMNS,
-    PG_COLUMNS,
     PG_HEADER,
     EventBatch,
     key_hash,
     key_hashes,
     pg_copy_binary,
-    sqlite_insert,
 )
+from guardian.store.ingest import _Loader
+from guardian.store.models import PLACE_COLUMNS
 
 
 def _frame() -> pd.DataFrame:
     """Awkward rows: missing coordinates, all three dwelling states, quotes, non-ASCII text,
-    a time before 2000 (negative PostgreSQL timestamp), a key longer than a Crime ID."""
+    a time before 2000 (negative PostgreSQL timestamp), a key longer than a Crime ID, missing
+    text, and two crimes at one place (rows 0 and 4)."""
     return pd.DataFrame({
-        "event_id": ["a" * 64, "asb-" + "b" * 32, "key,with 'quotes'", "é-ключ-" + "c" * 80],
-        "month": ["2021-12", "2021-12", "1999-07", "2021-12"],
+        "event_id": ["a" * 64, "asb-" + "b" * 32, "key,with 'quotes'", "é-ключ-" + "c" * 80, "d" * 64],
+        "month": ["2021-12", "2021-12", "1999-07", "2021-12", "2021-12"],
         "time": pd.to_datetime(["2021-12-01 00:00:00", "2021-12-03 14:30:05", "1999-07-31 23:59:59",
-                                "2021-12-01 00:00:00"]).tz_localize("Europe/London"),
-        "time_precision": ["month", "exact", "day", "month"],
-        "category": ["Burglary", "Anti-social behaviour", "Burglary", "Other crime"],
-        "dwelling": pd.array([True, None, False, None], dtype="boolean"),
-        "x": [571234.5, np.nan, -12.25, 1e6], "y": [201000.125, np.nan, 3.5, 0.0],
-        "lon": [0.5, np.nan, -1.25, 2.0], "lat": [51.75, np.nan, 50.5, 52.0],
-        "location": ["On or near Café \"Bar\"", "No Location", "", "On or near A, B"],
-        "lsoa_code": ["E01000001", "", "E01000002", "W01000003"],
-        "lsoa_name": ["Barking 001A", None, "Ynys Môn 002", np.nan],  # missing: stored as ""
-        "outcome": ["Under investigation", "", "", "Offender given a caution"],
-        "line": [2, 3, 5, 70_000],
+                                "2021-12-01 00:00:00", "2021-12-01 00:00:00"]).tz_localize("Europe/London"),
+        "time_precision": ["month", "exact", "day", "month", "month"],
+        "category": ["Burglary", "Anti-social behaviour", "Burglary", "Other crime", "Drugs"],
+        "dwelling": pd.array([True, None, False, None, None], dtype="boolean"),
+        "x": [571234.5, np.nan, -12.25, 1e6, 571234.5], "y": [201000.125, np.nan, 3.5, 0.0, 201000.125],
+        "lon": [0.5, np.nan, -1.25, 2.0, 0.5], "lat": [51.75, np.nan, 50.5, 52.0, 51.75],
+        "location": ["On or near Café \"Bar\"", "No Location", "", "On or near A, B", "On or near Café \"Bar\""],
+        "lsoa_code": ["E01000001", "", "E01000002", "W01000003", "E01000001"],
+        "lsoa_name": ["Barking 001A", None, "Ynys Môn 002", np.nan, "Barking 001A"],  # missing: ""
+        "outcome": ["Under investigation", "", "", "Offender given a caution", ""],
+        "line": [2, 3, 5, 70_000, 70_001],
     })
+
+
+EVENT_COLS = tuple(c for c in COLUMNS if c != "place_id")
+STORED = (*EVENT_COLS, *PLACE_COLUMNS)
 
 
 def _expected(frame: pd.DataFrame, mask=None) -> pd.DataFrame:
@@ -48,33 +53,34 @@ def _expected(frame: pd.DataFrame, mask=None) -> pd.DataFrame:
         "occurred_local": f["time"].dt.tz_localize(None).dt.floor("s").tolist(),
         "time_precision": f["time_precision"].tolist(), "category": f["category"].tolist(),
         "dwelling": [None if pd.isna(v) else bool(v) for v in f["dwelling"]],
-        **{c: [None if pd.isna(v) else float(v) for v in f[c]] for c in ("x", "y", "lon", "lat")},
-        **{c: ["" if pd.isna(v) else v for v in f[c]]
-           for c in ("location", "lsoa_code", "lsoa_name", "outcome")},
+        "outcome": f["outcome"].tolist(),
         "source_line": f["line"].astype(int).tolist(),
+        **{c: [None if pd.isna(v) else float(v) for v in f[c]] for c in ("x", "y", "lon", "lat")},
+        **{c: ["" if pd.isna(v) else v for v in f[c]] for c in ("location", "lsoa_code", "lsoa_name")},
     })
 
 
 def _write(conn, batch: EventBatch, pg=None, ds=7, fid=11) -> None:
-    if conn.dialect.name == "sqlite":
-        sql, rows = sqlite_insert(batch, {"dataset_id": ds, "source_file_id": fid})
-        conn.connection.driver_connection.cursor().executemany(sql, rows)
-    else:
-        pg = pg if pg is not None else pg_copy_binary(batch)
-        with conn.connection.driver_connection.cursor() as cur:
-            with cur.copy(f"COPY events ({', '.join(PG_COLUMNS)}) FROM STDIN WITH (FORMAT binary)") as cp:
-                cp.write(pg.with_ids(ds, fid))
+    """Through the loader's own writers: places first, then the events referring to them."""
+    loader = _Loader(conn)
+    loader._events(batch, pg, ds, fid, loader.place_ids(ds, batch, "test"))
 
 
 def _read(conn) -> pd.DataFrame:
-    rows = conn.execute(text(f"SELECT {', '.join(COLUMNS)}, dataset_id, source_file_id FROM events "
-                             "ORDER BY source_line")).all()
-    out = pd.DataFrame(rows, columns=[*COLUMNS, "dataset_id", "source_file_id"])
+    cols = [f"e.{c}" for c in EVENT_COLS] + [f"p.{c}" for c in PLACE_COLUMNS]
+    rows = conn.execute(text(f"SELECT {', '.join(cols)}, e.dataset_id, e.source_file_id FROM events e "
+                             "JOIN places p ON p.id = e.place_id ORDER BY e.source_line")).all()
+    out = pd.DataFrame(rows, columns=[*STORED, "dataset_id", "source_file_id"])
     out["occurred_local"] = pd.to_datetime(out["occurred_local"])
     out["dwelling"] = [None if pd.isna(v) else bool(v) for v in out["dwelling"]]
     for c in ("x", "y", "lon", "lat"):
         out[c] = [None if v is None or v != v else float(v) for v in out[c]]
     return out
+
+
+def _clear(conn) -> None:
+    conn.execute(text("DELETE FROM events"))
+    conn.execute(text("DELETE FROM places"))
 
 
 def test_key_hash_of_crime_ids_asb_keys_and_free_text():
@@ -96,7 +102,7 @@ def test_batch_keeps_shared_values_once():
     f["time_precision"] = "month"
     b = EventBatch.from_columns(f)
     assert b.const == {"time_precision": "month"}
-    assert set(b.values) == set(COLUMNS) - {"time_precision"}
+    assert set(b.values) == set(COLUMNS) - {"time_precision", "place_id"}
     assert b.values["key_hash"].tolist() == [key_hash(k) for k in f["event_id"]]
     g = f.iloc[[0, 3]].copy()
     g["dwelling"] = pd.array([None, None], dtype="boolean")
@@ -105,15 +111,26 @@ def test_batch_keeps_shared_values_once():
     assert same.const["occurred_local"] == np.datetime64("2021-12-01T00:00:00", "us")
 
 
-@pytest.mark.parametrize("rows", [[0, 1, 2, 3], [0, 3]], ids=["varying", "constants"])
+def test_batch_holds_each_place_once():
+    b = EventBatch.from_columns(_frame())
+    assert len(b.places["x"]) == 4 and b.place[0] == b.place[4]
+    assert len(set(b.place.tolist())) == 4
+    assert b.places["lsoa_name"][b.place[3]] == "" and np.isnan(b.places["x"][b.place[1]])
+    cut = b.take(np.array([False, True, True, False, True]))
+    assert len(cut.places["x"]) == 3 and cut.places["location"][cut.place[2]] == 'On or near Café "Bar"'
+
+
+@pytest.mark.parametrize("rows", [[0, 1, 2, 3, 4], [0, 3]], ids=["varying", "constants"])
 def test_fast_path_round_trip(engine, rows):
     frame = _frame().iloc[rows].reset_index(drop=True)
     with engine.begin() as conn:
         _write(conn, EventBatch.from_columns(frame))
         got = _read(conn)
-        conn.execute(text("DELETE FROM events"))
+        n_places = conn.execute(text("SELECT count(*) FROM places")).scalar_one()
+        _clear(conn)
     assert (got["dataset_id"] == 7).all() and (got["source_file_id"] == 11).all()
-    pd.testing.assert_frame_equal(got[list(COLUMNS)], _expected(frame), check_dtype=False)
+    assert n_places == len(set(rows) - {4})  # rows 0 and 4 share a place
+    pd.testing.assert_frame_equal(got[list(STORED)], _expected(frame), check_dtype=False)
 
 
 def test_postgres_payload_cut_keeps_the_chosen_rows(engine):
@@ -123,10 +140,10 @@ def test_postgres_payload_cut_keeps_the_chosen_rows(engine):
     batch = EventBatch.from_columns(frame)
     pg = pg_copy_binary(batch)
     assert pg.payload.startswith(PG_HEADER) and pg.payload.endswith(b"\xff\xff")
-    mask = np.array([False, True, False, True])
+    mask = np.array([False, True, False, True, True])
     with engine.begin() as conn:
         _write(conn, batch.take(mask), pg=pg.take(mask))
         got = _read(conn)
-        conn.execute(text("DELETE FROM events"))
-    pd.testing.assert_frame_equal(got[list(COLUMNS)], _expected(frame, mask).reset_index(drop=True),
+        _clear(conn)
+    pd.testing.assert_frame_equal(got[list(STORED)], _expected(frame, mask).reset_index(drop=True),
                                   check_dtype=False)

@@ -23,8 +23,9 @@ def test_migrate_is_idempotent(engine):
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
-def test_0004_gives_stored_events_their_key_hash(store_url):
-    """A store loaded before revision 0004 keeps its events and gets their hashes."""
+def test_0004_gives_stored_events_their_key_hash_and_place(store_url):
+    """A store loaded before revision 0004 keeps its events; each gets its hash, and the
+    places its rows repeated are stored once (a missing point is a place too)."""
     from alembic import command
     from sqlalchemy import text
 
@@ -32,20 +33,29 @@ def test_0004_gives_stored_events_their_key_hash(store_url):
     from guardian.store.db import _alembic_config, make_engine
 
     engine = make_engine(store_url)
-    keys = ["a1" * 32, "asb-" + "c" * 32]
+    rows = [("a1" * 32, 571234.5, 201000.25, 0.5, 51.75, "On or near A", "E01000001", "Barking 001A"),
+            ("asb-" + "c" * 32, None, None, None, None, "No Location", "", ""),
+            ("b2" * 32, 571234.5, 201000.25, 0.5, 51.75, "On or near A", "E01000001", "Barking 001A")]
     with engine.begin() as conn:
         cfg = _alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0003")
-        for i, k in enumerate(keys):
+        for i, (k, x, y, lon, lat, loc, code, name) in enumerate(rows):
             conn.execute(text(
                 "INSERT INTO events (dataset_id, event_key, month, occurred_local, time_precision,"
-                " category, location, lsoa_code, lsoa_name, outcome, source_file_id, source_line)"
-                " VALUES (1, :k, '2021-12', '2021-12-01 00:00:00', 'month', 'Burglary', '', '', '',"
-                " '', 1, :line)"), {"k": k, "line": i + 2})
+                " category, dwelling, x, y, lon, lat, location, lsoa_code, lsoa_name, outcome,"
+                " source_file_id, source_line) VALUES (1, :k, '2021-12', '2021-12-01 00:00:00',"
+                " 'month', 'Burglary', NULL, :x, :y, :lon, :lat, :loc, :code, :name, '', 1, :line)"),
+                {"k": k, "x": x, "y": y, "lon": lon, "lat": lat, "loc": loc, "code": code,
+                 "name": name, "line": i + 2})
     migrate(engine)
     with engine.connect() as conn:
-        got = conn.execute(text("SELECT event_key, key_hash FROM events ORDER BY source_line")).all()
+        got = conn.execute(text(
+            "SELECT e.event_key, p.x, p.y, p.lon, p.lat, p.location, p.lsoa_code, p.lsoa_name,"
+            " e.key_hash FROM events e JOIN places p ON p.id = e.place_id ORDER BY e.source_line"
+        )).all()
+        n_places = conn.execute(text("SELECT count(*) FROM places")).scalar_one()
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-    assert [tuple(r) for r in got] == [(k, key_hash(k)) for k in keys]
+    assert [tuple(r) for r in got] == [(*r, key_hash(r[0])) for r in rows]
+    assert n_places == 2
     engine.dispose()

@@ -7,7 +7,11 @@ over columns (numpy arrays, constants kept once), and each database gets its fas
 * SQLite: one ``executemany`` per file with the file's constant columns written into the
   statement, so only the varying values are bound row by row.
 * PostgreSQL: ``COPY ... FORMAT binary``, whose payload the worker encodes with numpy; the main
-  process only writes in the dataset and file ids (fixed offsets in every row) and sends it.
+  process only writes in the dataset, file and place ids (fixed offsets in every row) and
+  sends it.
+
+A batch carries its distinct places (point, location, LSOA) once, with each row's index into
+them; the main process maps them to ``places`` ids (see :class:`guardian.store.models.Place`).
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-# Store columns of ``events`` filled from a batch, in insert order.
+from guardian.store.models import PLACE_COLUMNS
+
+# Store columns of ``events`` filled from a batch, in insert order, and those of ``places``.
 COLUMNS = (
     "event_key", "key_hash", "month", "occurred_local", "time_precision", "category", "dwelling",
-    "x", "y", "lon", "lat", "location", "lsoa_code", "lsoa_name", "outcome", "source_line",
+    "place_id", "outcome", "source_line",
 )
 _FLOAT = ("x", "y", "lon", "lat")
-_TEXT = ("event_key", "month", "time_precision", "category", "location", "lsoa_code",
-         "lsoa_name", "outcome")
+_TEXT = ("event_key", "month", "time_precision", "category", "outcome")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -133,6 +138,35 @@ class Coded:
         return self.uniq[self.codes]
 
 
+def _column(ev, c: str, n: int):
+    """Column ``c`` of ``ev`` as an array (a single shared value is repeated)."""
+    v = ev[c]
+    return np.full(n, v, dtype=object if isinstance(v, str) else float) if np.ndim(v) == 0 else v
+
+
+def _places(ev, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each row's index into the batch's distinct places, and those places' columns."""
+    cols: dict[str, np.ndarray] = {}
+    combo, card = np.zeros(n, dtype=np.int64), 1
+    for c in PLACE_COLUMNS:
+        if c in _FLOAT:
+            a = np.asarray(_column(ev, c, n), dtype=float)
+            codes, _ = pd.factorize(a, use_na_sentinel=False)  # NaN: one more value
+        else:
+            coded = Coded.of(_column(ev, c, n))
+            a, codes = coded.array(), coded.codes
+        cols[c] = a
+        k = int(codes.max(initial=0)) + 1
+        if card * k >= 1 << 62:  # keep the mixed code inside int64: renumber first
+            combo, _ = pd.factorize(combo)
+            card = int(combo.max(initial=0)) + 1
+        combo, card = combo * k + codes, card * k
+    combo, _ = pd.factorize(combo)
+    first = np.zeros(int(combo.max(initial=-1)) + 1, dtype=np.int64)
+    first[combo[::-1]] = np.arange(n)[::-1]
+    return combo.astype(np.int32), {c: a[first] for c, a in cols.items()}
+
+
 @dataclass
 class EventBatch:
     """Store rows of one file, column by column.
@@ -140,17 +174,27 @@ class EventBatch:
     Attributes
     ----------
     values : dict
-        Column name -> per-row values: numpy arrays (float64 with NaN for missing coordinates,
-        int64 ``source_line``, naive ``datetime64[us]`` ``occurred_local``, object
-        ``event_key`` and ``dwelling`` of True/False/None) or :class:`Coded` text columns.
+        Column name -> per-row values: numpy arrays (int64 ``source_line`` and ``key_hash``,
+        naive ``datetime64[us]`` ``occurred_local``, object ``event_key`` and ``dwelling`` of
+        True/False/None) or :class:`Coded` text columns.
     const : dict
         Column name -> the one value every row shares (police.uk: month, time, precision,
         dwelling). A column is in exactly one of ``values`` and ``const``.
+    place : ndarray of int32
+        Each row's index into ``places``.
+    places : dict
+        The batch's distinct places, ``PLACE_COLUMNS`` -> arrays (float64 with NaN for a
+        missing coordinate; text "" when missing).
+    place_hash : ndarray of int64
+        :func:`place_hashes` of ``places``.
     """
 
     n: int
     values: dict[str, np.ndarray | Coded]
     const: dict[str, object] = field(default_factory=dict)
+    place: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    places: dict[str, np.ndarray] = field(default_factory=dict)
+    place_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def from_columns(cls, ev) -> EventBatch:
@@ -161,7 +205,6 @@ class EventBatch:
         cols: dict[str, np.ndarray | Coded] = {
             "event_key": keys,
             "key_hash": key_hashes(keys),
-            **{c: np.asarray(ev[c], dtype=float) for c in _FLOAT},
             "source_line": np.asarray(ev["line"], dtype=np.int64),
         }
         const: dict[str, object] = {}
@@ -196,7 +239,8 @@ class EventBatch:
             const["dwelling"] = bool(known[0])
         else:
             cols["dwelling"] = np.where(unknown, None, known).astype(object)
-        return cls(n, cols, const)
+        place, places = _places(ev, n)
+        return cls(n, cols, const, place, places, place_hashes(places))
 
     def __len__(self) -> int:
         return self.n
@@ -220,9 +264,11 @@ class EventBatch:
         return np.full(self.n, v, dtype=object)
 
     def take(self, mask: np.ndarray) -> EventBatch:
-        """The rows where ``mask`` is true."""
+        """The rows where ``mask`` is true (and only the places they use)."""
+        used, place = np.unique(self.place[mask], return_inverse=True)
         return EventBatch(int(mask.sum()), {c: a[mask] for c, a in self.values.items()},
-                          dict(self.const))
+                          dict(self.const), place.astype(np.int32),
+                          {c: a[used] for c, a in self.places.items()}, self.place_hash[used])
 
 
 def sqlite_time(v) -> str:
@@ -242,19 +288,23 @@ def _sql_literal(v) -> str:
     return "'" + str(v).replace("'", "''") + "'"
 
 
-def sqlite_insert(batch: EventBatch, ints: dict[str, int]) -> tuple[str, Iterator[tuple]]:
+def sqlite_insert(batch: EventBatch, ints: dict[str, int],
+                  place_ids: np.ndarray) -> tuple[str, Iterator[tuple]]:
     """SQL and parameter rows inserting ``batch`` into ``events`` on SQLite.
 
-    ``ints`` are integer columns shared by the whole batch (dataset and file id). Constants go
-    into the statement as literals; NaN coordinates bind as NULL (SQLite stores no NaN).
+    ``ints`` are integer columns shared by the whole batch (dataset and file id);
+    ``place_ids`` the store id of each of the batch's places. Constants go into the statement
+    as literals.
     """
-    varying = [c for c in COLUMNS if c in batch.values]
+    varying = [c for c in COLUMNS if c in batch.values or c == "place_id"]
     fixed = [c for c in COLUMNS if c in batch.const]
     names = ", ".join([*varying, *fixed, *ints])
     marks = ", ".join(["?"] * len(varying) + [_sql_literal(batch.const[c]) for c in fixed]
                       + [str(int(v)) for v in ints.values()])
 
     def listed(c: str) -> list:
+        if c == "place_id":
+            return np.asarray(place_ids, dtype=np.int64)[batch.place].tolist()
         if c == "occurred_local":
             codes, uniq = pd.factorize(batch.values[c])
             return np.asarray(pd.DatetimeIndex(uniq).strftime(TIME_FORMAT), dtype=object)[codes].tolist()
@@ -264,15 +314,91 @@ def sqlite_insert(batch: EventBatch, ints: dict[str, int]) -> tuple[str, Iterato
     return f"INSERT INTO events ({names}) VALUES ({marks})", rows
 
 
+def place_hashes(places: dict[str, np.ndarray]) -> np.ndarray:
+    """64-bit hash (int64) of each place over all ``PLACE_COLUMNS`` (pandas' fixed-key hash,
+    the same in every process)."""
+    frame = pd.DataFrame({c: places[c] for c in PLACE_COLUMNS})
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy().view(np.int64)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise equality with NaN equal to NaN (a missing coordinate is a value here)."""
+    eq = a == b
+    if a.dtype.kind == "f":
+        eq |= np.isnan(a) & np.isnan(b)
+    return np.asarray(eq, dtype=bool)
+
+
+class KnownPlaces:
+    """One dataset's stored places as a load sees them: found by hash, confirmed by value.
+
+    Finding a batch's ~7,000 places by their 64-bit hash, then comparing all their columns as
+    arrays, costs a few milliseconds; a Python dictionary of value tuples cost 20 ms a file.
+    """
+
+    def __init__(self, ids: np.ndarray, places: dict[str, np.ndarray]) -> None:
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.cols = {c: np.asarray(places[c], dtype=float if c in _FLOAT else object)
+                     for c in PLACE_COLUMNS}
+        self.at = dict(zip(place_hashes(self.cols).tolist(), range(len(self.ids)), strict=True))
+
+    def resolve(self, places: dict[str, np.ndarray], hashes: np.ndarray,
+                next_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """Store ids of ``places`` (the known ones' ids; new ones numbered from ``next_id``,
+        and remembered), and which were new.
+
+        Raises
+        ------
+        ValueError
+            Naming two different places that share a hash (odds like those of event keys).
+        """
+        at = self.at
+        pos = np.fromiter((at.get(h, -1) for h in hashes.tolist()), dtype=np.int64,
+                          count=len(hashes))
+        hit = pos >= 0
+        if hit.any():
+            same = np.ones(int(hit.sum()), dtype=bool)
+            for c in PLACE_COLUMNS:
+                same &= _same(self.cols[c][pos[hit]], places[c][hit])
+            if not same.all():
+                i = int(np.flatnonzero(hit)[~same][0])
+                j = int(pos[i])
+                raise ValueError(
+                    f"places {tuple(self.cols[c][j] for c in PLACE_COLUMNS)} and "
+                    f"{tuple(places[c][i] for c in PLACE_COLUMNS)} share the 64-bit hash "
+                    f"{int(hashes[i])}; please report it")
+        new = ~hit
+        fresh = np.arange(next_id, next_id + int(new.sum()), dtype=np.int64)
+        ids = np.empty(len(hashes), dtype=np.int64)
+        ids[hit] = self.ids[pos[hit]]
+        ids[new] = fresh
+        if len(fresh):
+            start = len(self.ids)
+            self.ids = np.concatenate([self.ids, fresh])
+            for c in PLACE_COLUMNS:
+                self.cols[c] = np.concatenate([self.cols[c], np.asarray(places[c][new], dtype=self.cols[c].dtype)])
+            at.update(zip(hashes[new].tolist(), range(start, start + len(fresh)), strict=True))
+        return ids, new
+
+
+def place_rows(places: dict[str, np.ndarray]) -> list[tuple]:
+    """The places as tuples in ``PLACE_COLUMNS`` order, NaN coordinates as None (as the store
+    gives them back, so tuples from a batch and from the store compare equal)."""
+    cols = [places[c].tolist() for c in PLACE_COLUMNS]
+    for i in range(len(_FLOAT)):
+        cols[i] = [None if v != v else v for v in cols[i]]
+    return list(zip(*cols, strict=True))
+
+
 # --- PostgreSQL binary COPY -------------------------------------------------------------------
 
 PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 PG_TRAILER = b"\xff\xff"
-# COPY column order: the two ids first, at fixed offsets in every row, so the main process can
-# write them into a payload the worker encoded before the ids existed.
-PG_COLUMNS = ("dataset_id", "source_file_id", "source_line", "key_hash", "occurred_local",
-              "dwelling", *_FLOAT, *_TEXT)
-_ID_OFFSETS = (2 + 4, 2 + 8 + 4)  # value bytes of dataset_id and source_file_id in a row
+# COPY column order: the three ids first, at fixed offsets in every row, so the main process
+# can write them into a payload the worker encoded before the ids existed.
+PG_COLUMNS = ("dataset_id", "source_file_id", "place_id", "source_line", "key_hash",
+              "occurred_local", "dwelling", *_TEXT)
+_ID_OFFSETS = (2 + 4, 2 + 8 + 4, 2 + 16 + 4)  # value bytes of the three ids in a row
 _PG_EPOCH = np.datetime64("2000-01-01T00:00:00", "us")
 _NULL = np.frombuffer(struct.pack(">i", -1), dtype=np.uint8)
 
@@ -295,13 +421,16 @@ class PgCopy:
         starts = len(PG_HEADER) + np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return PgCopy(PG_HEADER + body + PG_TRAILER, starts[: len(keep)])
 
-    def with_ids(self, dataset_id: int, source_file_id: int) -> bytes:
-        """The payload with every row's dataset and file id written in."""
+    def with_ids(self, dataset_id: int, source_file_id: int, place_ids: np.ndarray) -> bytes:
+        """The payload with every row's dataset, file and place id written in (``place_ids``
+        per row)."""
         buf = bytearray(self.payload)
         arr = np.frombuffer(buf, dtype=np.uint8)
-        for off, value in zip(_ID_OFFSETS, (dataset_id, source_file_id), strict=True):
+        n = len(self.row_starts)
+        values = (np.full(n, dataset_id), np.full(n, source_file_id), np.asarray(place_ids))
+        for off, v in zip(_ID_OFFSETS, values, strict=True):
             pos = (self.row_starts + off)[:, None] + np.arange(4)
-            arr[pos] = np.frombuffer(struct.pack(">i", value), dtype=np.uint8)
+            arr[pos] = v.astype(">i4").view(np.uint8).reshape(n, 4)
         return bytes(buf)
 
 
@@ -333,31 +462,22 @@ def pg_copy_binary(batch: EventBatch) -> PgCopy:
     times = column("occurred_local").astype("datetime64[us]")
     micros = (times - _PG_EPOCH).astype(np.int64)
     dwell = column("dwelling")
-    floats = {c: column(c).astype(float) for c in _FLOAT}
-    # Rows differ in width only by which nullable fields are NULL: encode each pattern apart.
+    # Rows differ in width only by a NULL dwelling flag: encode each kind apart.
     null_dw = np.fromiter((v is None for v in dwell), dtype=bool, count=n)
-    pattern = null_dw.astype(np.int64)
-    for i, c in enumerate(_FLOAT, start=1):
-        pattern |= np.isnan(floats[c]).astype(np.int64) << i
     fixed_rows = np.empty(n, dtype=object)
     fixed_len = np.empty(n, dtype=np.int64)
     head = np.frombuffer(struct.pack(">h", len(PG_COLUMNS)), dtype=np.uint8)
-    for p in np.unique(pattern):
-        idx = np.flatnonzero(pattern == p)
+    for null in (False, True):
+        idx = np.flatnonzero(null_dw == null)
         m = len(idx)
-        ids = np.zeros((m, 16), dtype=np.uint8)  # dataset_id, source_file_id: written later
-        ids[:, 3] = ids[:, 11] = 4  # their length words
+        if not m:
+            continue
+        ids = np.zeros((m, 24), dtype=np.uint8)  # dataset, file and place id: written later
+        ids[:, 3] = ids[:, 11] = ids[:, 19] = 4  # their length words
         parts = [np.broadcast_to(head, (m, 2)), ids, _fixed(batch.lines[idx], ">i4", 4),
-                 _fixed(batch.values["key_hash"][idx], ">i8", 8), _fixed(micros[idx], ">i8", 8)]
-        if p & 1:
-            parts.append(np.broadcast_to(_NULL, (m, 4)))
-        else:
-            parts.append(_fixed(np.array([bool(v) for v in dwell[idx]]), "u1", 1))
-        for i, c in enumerate(_FLOAT, start=1):
-            if p >> i & 1:
-                parts.append(np.broadcast_to(_NULL, (m, 4)))
-            else:
-                parts.append(_fixed(floats[c][idx], ">f8", 8))
+                 _fixed(batch.values["key_hash"][idx], ">i8", 8), _fixed(micros[idx], ">i8", 8),
+                 np.broadcast_to(_NULL, (m, 4)) if null else
+                 _fixed(np.array([bool(v) for v in dwell[idx]]), "u1", 1)]
         block = np.ascontiguousarray(np.concatenate(parts, axis=1))
         width = block.shape[1]
         fixed_rows[idx] = block.view(f"V{width}").ravel().tolist()

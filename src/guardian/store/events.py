@@ -9,7 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from guardian.data.geography import districts_for, fill_districts, force_short_name, forces
 from guardian.data.schema import EVENT_COLUMNS, normalise_category
-from guardian.store.models import Dataset, Event
+from guardian.store.models import Dataset, Event, Place
 
 
 def _categories(categories: Iterable[str] | None) -> list[str] | None:
@@ -48,9 +48,9 @@ def events_frame(
     cats = _categories(categories)
     q = select(
         Event.event_key, Dataset.name, Event.month, Event.occurred_local, Event.time_precision,
-        Event.category, Event.dwelling, Event.x, Event.y, Dataset.crs, Event.lon, Event.lat,
-        Event.location, Event.lsoa_code, Event.lsoa_name, Event.outcome, Dataset.timezone,
-    ).join(Dataset, Event.dataset_id == Dataset.id)
+        Event.category, Event.dwelling, Place.x, Place.y, Dataset.crs, Place.lon, Place.lat,
+        Place.location, Place.lsoa_code, Place.lsoa_name, Event.outcome, Dataset.timezone,
+    ).join(Dataset, Event.dataset_id == Dataset.id).join(Place, Event.place_id == Place.id)
     if dataset is not None:
         q = q.where(Dataset.name == dataset)
     if cats is not None:
@@ -125,10 +125,11 @@ def monthly_counts_by_district(engine: Engine, dataset: str, month: str) -> pd.D
     """``month, district, category, count`` of one dataset and month, counted in the database
     and placed in districts with the same rule as :func:`events_frame`."""
     q = (
-        select(Event.month, Event.lsoa_code, Event.category, func.count())
+        select(Event.month, Place.lsoa_code, Event.category, func.count())
         .join(Dataset, Event.dataset_id == Dataset.id)
+        .join(Place, Event.place_id == Place.id)
         .where(Dataset.name == dataset, Event.month == month)
-        .group_by(Event.month, Event.lsoa_code, Event.category)
+        .group_by(Event.month, Place.lsoa_code, Event.category)
     )
     with engine.connect() as conn:
         rows = conn.execute(q).all()

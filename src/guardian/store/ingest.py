@@ -28,17 +28,21 @@ from guardian.store.bulk import (
     COLUMNS,
     PG_COLUMNS,
     EventBatch,
+    KnownPlaces,
     PgCopy,
     collision_message,
     hash_collision,
     pg_copy_binary,
+    place_rows,
     sqlite_insert,
 )
 from guardian.store.models import (
+    PLACE_COLUMNS,
     Dataset,
     DuplicateRecord,
     Event,
     Outcome,
+    Place,
     QuarantineRow,
     SourceFile,
 )
@@ -84,6 +88,8 @@ def _parse(args: tuple[Source, ExtractMapping | None, str]):
     batch = EventBatch.from_columns(parsed.columns)
     parsed.table = {}
     clash = hash_collision(batch.keys, batch.values["key_hash"])
+    if not clash and len(np.unique(batch.place_hash)) < len(batch.place_hash):
+        clash = "two of its places share a 64-bit place hash; please report it"
     if clash:
         return f"{source.name}: {clash}"
     if dialect != "postgresql":
@@ -91,7 +97,8 @@ def _parse(args: tuple[Source, ExtractMapping | None, str]):
     # PostgreSQL gets the encoded rows; the main process needs only keys, hashes and lines.
     pg = pg_copy_binary(batch)
     ids = {c: batch.values[c] for c in ("event_key", "key_hash", "source_line")}
-    return parsed, EventBatch(batch.n, ids), pg
+    return parsed, EventBatch(batch.n, ids, place=batch.place, places=batch.places,
+                              place_hash=batch.place_hash), pg
 
 
 def _start_parsing(sources: list[Source], mapping: ExtractMapping | None, workers: int,
@@ -99,12 +106,22 @@ def _start_parsing(sources: list[Source], mapping: ExtractMapping | None, worker
     """Results of :func:`_parse` in source order, and the pool computing them (or None).
 
     The pool is started before the store transaction opens, so no worker is forked holding a
-    database connection.
+    database connection. The writer (this process) is the critical path of a load, so:
+
+    * the workers run at a lower priority (nice 5), using the CPU the writer leaves;
+    * the first file is parsed here, while the workers start on the next ones, rather than
+      leaving the writer idle until a worker's first result arrives.
     """
     jobs = [(s, mapping, dialect) for s in sources]
-    if workers > 1 and len(jobs) > 1:
-        pool = ProcessPoolExecutor(max_workers=workers)
-        return pool.map(_parse, jobs), pool
+    if workers > 1 and len(jobs) > 2:
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=os.nice, initargs=(5,))
+        rest = pool.map(_parse, jobs[1:])
+
+        def results():
+            yield _parse(jobs[0])
+            yield from rest
+
+        return results(), pool
     return map(_parse, jobs), None
 
 
@@ -117,6 +134,9 @@ class _Loader:
         self.touched: set[int] = set()
         self.slow_ms = slow_ms  # test hook: pause between writes so a test can kill us
         self.deferred: list[Index] = []
+        self.places: dict[int, KnownPlaces] = {}
+        self.next_place: int | None = None
+        self.places_added = False
 
     def defer_indexes(self) -> None:
         """On a first load (``events`` empty) drop its indexes; :meth:`build_indexes` makes
@@ -237,7 +257,7 @@ class _Loader:
                 pg = pg.take(~seen) if pg is not None else None
                 hashes = batch.values["key_hash"].tolist()
             keys.update(hashes)
-            self._events(batch, pg, ds, fid)
+            self._events(batch, pg, ds, fid, self.place_ids(ds, batch, src.name))
             loaded = len(batch)
         self._pause()
         self._bulk(QuarantineRow.__table__, ("source_file_id", "line", "reason", "raw"),
@@ -252,13 +272,43 @@ class _Loader:
         self.touched.add(ds)
         return report
 
-    def _events(self, batch: EventBatch, pg: PgCopy | None, ds: int, fid: int) -> None:
+    def place_ids(self, ds: int, batch: EventBatch, name: str) -> np.ndarray:
+        """Store ids of a batch's places, adding the ones the dataset does not have yet.
+
+        Ids are given here, not by the database: this transaction is the only writer of
+        ``places`` and SQLite's ``executemany`` returns no ids.
+        """
+        known = self.places.get(ds)
+        if known is None:
+            rows = self.conn.execute(select(Place.id, *(Place.__table__.c[c] for c in PLACE_COLUMNS))
+                                     .where(Place.dataset_id == ds)).all()
+            cols = list(zip(*rows, strict=True)) if rows else [()] * (1 + len(PLACE_COLUMNS))
+            stored = {c: np.array([np.nan if v is None else v for v in vals], dtype=float)
+                      if c in ("x", "y", "lon", "lat") else np.array(vals, dtype=object)
+                      for c, vals in zip(PLACE_COLUMNS, cols[1:], strict=True)}
+            known = self.places[ds] = KnownPlaces(np.array(cols[0], dtype=np.int64), stored)
+        if self.next_place is None:
+            self.next_place = (self.conn.execute(select(func.max(Place.id))).scalar() or 0) + 1
+        try:
+            ids, new = known.resolve(batch.places, batch.place_hash, self.next_place)
+        except ValueError as exc:
+            raise InputError(f"{name}: {exc}") from exc
+        if new.any():
+            self.next_place += int(new.sum())
+            rows = place_rows({c: a[new] for c, a in batch.places.items()})
+            self._bulk(Place.__table__, ("id", "dataset_id", *PLACE_COLUMNS),
+                       [(int(i), ds, *r) for i, r in zip(ids[new].tolist(), rows, strict=True)])
+            self.places_added = True
+        return ids
+
+    def _events(self, batch: EventBatch, pg: PgCopy | None, ds: int, fid: int,
+                place_ids: np.ndarray) -> None:
         """Write a batch of events by the database's fastest path (see :mod:`.bulk`)."""
         if not len(batch):
             return
         dialect = self.conn.dialect.name
         if dialect == "sqlite":
-            sql, rows = sqlite_insert(batch, {"dataset_id": ds, "source_file_id": fid})
+            sql, rows = sqlite_insert(batch, {"dataset_id": ds, "source_file_id": fid}, place_ids)
             # The driver's cursor takes the rows as an iterator (SQLAlchemy wants a list).
             cur = self.conn.connection.driver_connection.cursor()
             try:
@@ -271,13 +321,20 @@ class _Loader:
             with dbapi.cursor() as cur:
                 sql = f"COPY events ({', '.join(PG_COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
                 with cur.copy(sql) as cp:
-                    cp.write(pg.with_ids(ds, fid))
+                    cp.write(pg.with_ids(ds, fid, place_ids[batch.place]))
         else:
             cols = [c for c in COLUMNS if c in batch.values]
             rows = [{**dict(zip(cols, r, strict=True)), **batch.const,
-                     "dataset_id": ds, "source_file_id": fid}
-                    for r in zip(*(batch.values[c].tolist() for c in cols), strict=True)]
+                     "dataset_id": ds, "source_file_id": fid, "place_id": int(p)}
+                    for *r, p in zip(*(batch.column(c).tolist() for c in cols),
+                                     place_ids[batch.place].tolist(), strict=True)]
             self.conn.execute(insert(Event), rows)
+
+    def finish_places(self) -> None:
+        """Bring PostgreSQL's id sequence for ``places`` past the ids given here."""
+        if self.places_added and self.conn.dialect.name == "postgresql":
+            self.conn.execute(text("SELECT setval(pg_get_serial_sequence('places', 'id'), "
+                                   "(SELECT max(id) FROM places))"))
 
     def _bulk(self, table, cols: tuple[str, ...], rows: Iterable[tuple],
               const: dict[str, int] | None = None) -> None:
@@ -387,6 +444,7 @@ def ingest(
                 if progress is not None:
                     progress(rep)
             loader.build_indexes()
+            loader.finish_places()
             loader.apply_outcomes()
             if conn.dialect.name == "postgresql":
                 conn.execute(text("ANALYZE events"))

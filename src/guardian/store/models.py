@@ -76,17 +76,36 @@ class Event(Base):
     time_precision: Mapped[str] = mapped_column(String(10))
     category: Mapped[str] = mapped_column(String(60))
     dwelling: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    place_id: Mapped[int] = mapped_column(Integer)  # -> places.id (bulk table: no FK)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    outcome_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    source_file_id: Mapped[int] = mapped_column(Integer)
+    source_line: Mapped[int] = mapped_column(Integer)
+
+
+PLACE_COLUMNS = ("x", "y", "lon", "lat", "location", "lsoa_code", "lsoa_name")
+
+
+class Place(Base):
+    """Where events were recorded: a police.uk map point ("On or near ...", shared by every
+    crime snapped to it) or an extract's own coordinates, with its LSOA.
+
+    Events refer to their place rather than repeating it: a map point holds hundreds of crimes,
+    and a narrower events row is what a 250k-row load spends its time writing. A place of a
+    replaced month stays (other months may use it).
+    """
+
+    __tablename__ = "places"
+    __table_args__ = (Index("ix_places_dataset", "dataset_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(Integer)  # bulk table: no FK (see Event)
+    x: Mapped[float | None] = mapped_column(Float, nullable=True)  # metres, the dataset's CRS
     y: Mapped[float | None] = mapped_column(Float, nullable=True)
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     location: Mapped[str] = mapped_column(Text, default="")
     lsoa_code: Mapped[str] = mapped_column(String(12), default="")
     lsoa_name: Mapped[str] = mapped_column(String(100), default="")
-    outcome: Mapped[str] = mapped_column(Text, default="")
-    outcome_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
-    source_file_id: Mapped[int] = mapped_column(Integer)
-    source_line: Mapped[int] = mapped_column(Integer)
 
 
 class Outcome(Base):

@@ -72,7 +72,7 @@ from guardian.operations.cocoons.models import (
     CocoonVisit,
 )
 from guardian.store.db import begin as _begin
-from guardian.store.models import Dataset, Event
+from guardian.store.models import Dataset, Event, Place
 from guardian.store.status import projected_dataset, resolve_dataset
 
 DEFAULT_RADIUS_M = 400.0
@@ -488,8 +488,8 @@ def known_places(bind: Engine | Connection, *, dataset: str) -> pd.DataFrame:
     with _begin(bind) as conn:
         ds = _dataset(conn, dataset)
         rows = conn.execute(
-            select(Event.x, Event.y, Event.location)
-            .where(Event.dataset_id == ds.id, Event.x.is_not(None), Event.y.is_not(None))
+            select(Place.x, Place.y, Place.location)
+            .where(Place.dataset_id == ds.id, Place.x.is_not(None), Place.y.is_not(None))
             .distinct()
         ).all()
     frame = _frame(rows, columns=["x", "y", "location"])
@@ -582,7 +582,8 @@ def places_in_zone(members: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
 
 def _burglaries(conn: Connection, ds, start_month: str | None, end_month: str | None):
     q = select(Event.event_key, Event.month, Event.occurred_local, Event.time_precision,
-               Event.dwelling, Event.x, Event.y, Event.lon, Event.lat, Event.location).where(
+               Event.dwelling, Place.x, Place.y, Place.lon, Place.lat, Place.location).join(
+        Place, Event.place_id == Place.id).where(
         Event.dataset_id == ds.id, Event.category == "Burglary")
     if start_month:
         q = q.where(Event.month >= start_month)
@@ -1675,8 +1676,8 @@ def _places_near(conn: Connection, dataset_id: int, members: pd.DataFrame) -> pd
     x0, x1 = float((mx - mr).min() - 1.0), float((mx + mr).max() + 1.0)
     y0, y1 = float((my - mr).min() - 1.0), float((my + mr).max() + 1.0)
     rows = conn.execute(
-        select(Event.x, Event.y, Event.location)
-        .where(Event.dataset_id == dataset_id, Event.x.between(x0, x1), Event.y.between(y0, y1))
+        select(Place.x, Place.y, Place.location)
+        .where(Place.dataset_id == dataset_id, Place.x.between(x0, x1), Place.y.between(y0, y1))
         .distinct()).all()
     if not rows:
         return empty

@@ -60,7 +60,7 @@ from guardian.operations.patrols.planning import (
     random_day_design,
 )
 from guardian.store.db import begin as _begin
-from guardian.store.models import Dataset, Event
+from guardian.store.models import PLACE_COLUMNS, Dataset, Event, Place
 from guardian.store.status import projected_dataset
 
 DEFAULT_SPOTS = 20
@@ -284,14 +284,15 @@ def _district_events(conn: Connection, ds, district: str, codes: Sequence[str] |
     """
     cols = ["event_key", "month", "occurred_local", "time_precision", "category", "dwelling",
             "x", "y", "lon", "lat", "location", "lsoa_code", "lsoa_name", "outcome"]
-    base = select(*[getattr(Event, c) for c in cols]).where(
+    base = select(*[getattr(Place if c in PLACE_COLUMNS else Event, c) for c in cols]).join(
+        Place, Event.place_id == Place.id).where(
         Event.dataset_id == ds.id, Event.month >= start_month, Event.month <= end_month)
     if codes is None:
         parts = conn.execute(base).all()
     else:
         parts = []
         for chunk in [codes[i:i + 500] for i in range(0, len(codes), 500)]:
-            parts += conn.execute(base.where(Event.lsoa_code.in_(list(chunk)))).all()
+            parts += conn.execute(base.where(Place.lsoa_code.in_(list(chunk)))).all()
     raw = pd.DataFrame.from_records([tuple(r) for r in parts], columns=cols)
     if raw.empty:
         return empty_events()
