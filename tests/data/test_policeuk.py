@@ -120,6 +120,21 @@ def test_ragged_row_and_quoted_newline_keep_line_numbers():
     assert len(parsed.events) == 14815
 
 
+def test_line_breaking_characters_inside_a_field_keep_line_numbers_and_raw_text():
+    """A vertical tab or form feed inside a location is text, not a line break: the row keeps
+    its field and the quarantined row after it keeps its own line number and raw text."""
+    lines = _lines()
+    lines = _edit(lines, 3, 6, "On or near\x0bOdd\x0cStreet")
+    lines = _edit(lines, 8, 7, "X0123")
+    text = "\r\n".join(lines) + "\r\n"  # Windows line endings too
+    parsed = parse_police_uk(Source(name="odd.csv", path=DEC), text.encode())
+    (q,) = parsed.quarantined
+    assert q.line == 9 and q.raw == lines[8] and "malformed LSOA code" in q.reason
+    odd = parsed.events[parsed.events["line"] == 4]
+    assert odd["location"].tolist() == ["On or near\x0bOdd\x0cStreet"]
+    assert parsed.rows_read == 14815
+
+
 def test_duplicate_crime_id_in_a_file_is_counted_once():
     lines = _lines()
     i = _first(lines, lambda f: f[0] != "")

@@ -147,3 +147,23 @@ def test_postgres_payload_cut_keeps_the_chosen_rows(engine):
         _clear(conn)
     pd.testing.assert_frame_equal(got[list(STORED)], _expected(frame, mask).reset_index(drop=True),
                                   check_dtype=False)
+
+
+def test_parser_place_codes_give_the_same_places_as_the_columns():
+    """The parser's place codes (a shortcut) and grouping the place columns agree, row by row,
+    on a real month (with ASB rows, no-location rows and shared map points)."""
+    from conftest import ESSEX
+    from guardian.data.policeuk import parse_police_uk
+    from guardian.data.sources import Source
+
+    f = ESSEX / "2021-12-essex-street.csv.gz"
+    parsed = parse_police_uk(Source(name=f.name, path=f))
+    fast = EventBatch.from_columns(parsed.columns, parsed.place_codes)
+    slow = EventBatch.from_columns(parsed.columns)
+    assert len(fast.places["x"]) == len(slow.places["x"]) < len(parsed.events) / 2
+    for c in PLACE_COLUMNS:
+        a, b = fast.places[c][fast.place], slow.places[c][slow.place]
+        same = (a == b) | (pd.isna(a) & pd.isna(b))
+        assert np.asarray(same, dtype=bool).all(), c
+    # and the codes group rows exactly as the columns do
+    assert (pd.factorize(fast.place)[0] == pd.factorize(slow.place)[0]).all()

@@ -46,6 +46,9 @@ OUTCOME_COLUMNS = (
     "lsoa_code", "lsoa_name", "outcome_type",
 )
 
+# Columns no check or output uses ("Reported by", "Context"): the fast reader skips them.
+_UNUSED = (2, 11)
+
 CRIME_ID = re.compile(r"^[0-9a-f]{64}$")
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 LSOA = re.compile(r"^[EW]0[12]\d{6}$")
@@ -135,6 +138,9 @@ class ParsedFile:
         Rows whose Crime ID repeats one earlier in the same file.
     crs, timezone : str
         Of the events' x/y and local times (police.uk: EPSG:27700, Europe/London).
+    place_codes : ndarray of int64, optional
+        One code per event, equal for events at the same place (point, location, LSOA code
+        and name), from the checks' own per-value codes: the store keeps each place once.
     """
 
     kind: str
@@ -147,6 +153,7 @@ class ParsedFile:
     duplicates: list[DuplicateRow] = field(default_factory=list)
     crs: str = BNG
     timezone: str = TIMEZONE
+    place_codes: np.ndarray | None = None
 
     @property
     def events(self) -> pd.DataFrame:
@@ -217,29 +224,33 @@ def _one_row_per_line(body: list[str], ncol: int) -> bool:
     return True
 
 
-def _fast_frame(data: bytes, text: str, lines: list[str], ncol: int) -> tuple[pd.DataFrame | None, int]:
+def _fast_frame(data: bytes, lines, ncol: int) -> tuple[pd.DataFrame | None, int]:
     """Parse with pandas' C reader when every line is exactly one row of ``ncol`` fields.
 
     Returns ``(None, 0)`` when that cannot be guaranteed (blank lines, quoted newlines, ragged
-    rows), and the caller takes the careful path, which keeps exact line numbers.
+    rows, text that is not UTF-8), and the caller takes the careful path, which keeps exact
+    line numbers. The checks run on the bytes; ``lines()`` gives the decoded lines, needed
+    only for a file with quotes.
     """
-    body = lines[1:]
-    if '"' in text:
-        if not _one_row_per_line(body, ncol):
+    n_lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if b'"' in data:
+        if not _one_row_per_line(lines()[1:], ncol):
             return None, 0
-    elif text.count(",") != (ncol - 1) * len(lines):
+    elif data.count(b",") != (ncol - 1) * n_lines:
         # Without quotes every comma separates fields; as the C reader refuses lines with too
         # many fields, the right total means every line holds exactly ncol fields.
         return None, 0
     try:
         # object columns: pandas' python-backed string dtype costs seconds at 250k rows here.
-        # From the bytes (already checked to be UTF-8): a StringIO of the text costs a copy.
+        # No missing-value pass (every field is text; the counts above rule out short rows),
+        # and the columns Guardian never reads are not turned into Python strings.
         df = pd.read_csv(io.BytesIO(data), header=None, skiprows=1, names=range(ncol),
-                         dtype=object, keep_default_na=False, skip_blank_lines=False, engine="c",
-                         skipinitialspace=True, encoding="utf-8-sig")
-    except (pd.errors.ParserError, ValueError):
+                         usecols=[i for i in range(ncol) if i not in _UNUSED],
+                         dtype=object, na_filter=False, skip_blank_lines=False, engine="c",
+                         skipinitialspace=True)
+    except (pd.errors.ParserError, ValueError):  # a UnicodeDecodeError is a ValueError
         return None, 0
-    if len(df) != len(body) or df[ncol - 1].isna().any():
+    if len(df) != n_lines - 1:
         return None, 0
     df["line"] = np.arange(2, len(df) + 2, dtype=np.int64)
     return df, len(df)
@@ -294,23 +305,42 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
         When the file is not a police.uk file at all (header), is not UTF-8, or holds no
         row with a valid force and month.
     """
-    data, text = decode_csv(source, data)
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    data = source.read_bytes() if data is None else data
+    first = data.split(b"\n", 1)[0]
+    try:
+        head = first.decode("utf-8-sig").rstrip("\r")
+    except UnicodeDecodeError:
+        decode_csv(source, data)  # raises, naming the file
+        raise
+    if not head.strip():
         raise InputError(f"{source.name}: file is empty (no header line)")
-    header = next(csv.reader(lines[:1]))
+    header = next(csv.reader([head]))
     kind = detect_kind(header)
     cols = STREET_COLUMNS if kind == "street" else OUTCOME_COLUMNS
     ncol = len(cols)
-    df, rows_read = _fast_frame(data, text, lines, ncol)
+    text_lines: list[str] = []
+
+    def lines() -> list[str]:
+        """The file's decoded lines, split only if a quarantined row or the careful path
+        needs them (250k lines cost 40 ms to split)."""
+        if not text_lines:
+            text_lines.extend(decode_csv(source, data)[1].splitlines())
+        return text_lines
+
+    df, rows_read = _fast_frame(data, lines, ncol)
     quarantined: list[QuarantinedRow] = []
+    raw_lines = lines
     if df is None:  # quoted newlines, blank lines or ragged rows: the careful path
-        df, rows_read, quarantined = _careful_frame(lines, ncol)
-    df.columns = [*cols, "line"]
+        df, rows_read, quarantined = _careful_frame(lines(), ncol)
+    else:
+        def raw_lines() -> list[str]:
+            """Lines as the C reader split them (at newlines only), for quarantined rows."""
+            return [ln.rstrip("\r") for ln in decode_csv(source, data)[1].split("\n")]
+    df.columns = [cols[c] if isinstance(c, int) else c for c in df.columns]
     if df.empty:
         raise InputError(f"{source.name}: no data rows with {ncol} fields")
     n = len(df)
-    col = {c: df[c].to_numpy(dtype=object) for c in cols}
+    col = {c: df[c].to_numpy(dtype=object) for c in cols if c in df.columns}
     reasons = np.full(n, None, dtype=object)
     refused = np.zeros(n, dtype=bool)
 
@@ -399,7 +429,10 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
 
     line = df["line"].to_numpy(dtype=np.int64)
     bad = np.flatnonzero(refused)
-    quarantined += [QuarantinedRow(int(line[i]), str(reasons[i]), lines[int(line[i]) - 1]) for i in bad]
+    if len(bad):
+        raw = raw_lines()
+        quarantined += [QuarantinedRow(int(line[i]), str(reasons[i]), raw[int(line[i]) - 1])
+                        for i in bad]
     quarantined.sort(key=lambda q: q.line)
     keep = np.flatnonzero(~refused)
     if kind == "outcomes":
@@ -425,6 +458,12 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     duplicates = [DuplicateRow(int(ln), str(k)) for ln, k in zip(line[keep][dup], key[dup], strict=True)]
     kept = keep[~dup]
     m = len(kept)
+    # Events at one place share a code (coordinates come from the point's text).
+    name_codes, name_uniq = _codes(col["lsoa_name"])
+    place = lon_codes.astype(np.int64) * len(lat_uniq) + lat_codes
+    for codes, k in ((loc_codes, len(loc_uniq)), (lsoa_codes, len(lsoa_uniq)),
+                     (name_codes, len(name_uniq))):
+        place = pd.factorize(place)[0].astype(np.int64) * k + codes
     # Columns shared by every row stay single values: the frame, when one is built, repeats them.
     events = {
         "event_id": key[~dup],
@@ -446,7 +485,14 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     }
     # Left as object columns (cheap); read_street() and the store give canonical dtypes.
     return ParsedFile("street", dataset, month, sha256_bytes(data), rows_read, events,
-                      quarantined, duplicates)
+                      quarantined, duplicates, place_codes=place[kept])
+
+
+def warm_up() -> None:
+    """Load what every parse needs (reference LSOAs, the projection) once, so processes
+    forked afterwards share it instead of each loading it again."""
+    lsoa_table()
+    _to_bng()
 
 
 @lru_cache(maxsize=1)

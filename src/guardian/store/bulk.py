@@ -144,8 +144,18 @@ def _column(ev, c: str, n: int):
     return np.full(n, v, dtype=object if isinstance(v, str) else float) if np.ndim(v) == 0 else v
 
 
-def _places(ev, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Each row's index into the batch's distinct places, and those places' columns."""
+def _places(ev, n: int, hint: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Each row's index into the batch's distinct places, and those places' columns.
+
+    ``hint``: codes equal exactly for rows at the same place, when the parser has them.
+    """
+    if hint is not None:
+        combo, _ = pd.factorize(np.asarray(hint))
+        first = np.zeros(int(combo.max(initial=-1)) + 1, dtype=np.int64)
+        first[combo[::-1]] = np.arange(n)[::-1]
+        cols = {c: np.asarray(_column(ev, c, n), dtype=float if c in _FLOAT else object)
+                for c in PLACE_COLUMNS}
+        return combo.astype(np.int32), {c: a[first] for c, a in cols.items()}
     cols: dict[str, np.ndarray] = {}
     combo, card = np.zeros(n, dtype=np.int64), 1
     for c in PLACE_COLUMNS:
@@ -197,9 +207,10 @@ class EventBatch:
     place_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
-    def from_columns(cls, ev) -> EventBatch:
+    def from_columns(cls, ev, place_codes: np.ndarray | None = None) -> EventBatch:
         """Batch of canonical event columns with ``line``: a frame, or a dict of arrays and
-        single values (columns every row shares)."""
+        single values (columns every row shares). ``place_codes``: the parser's place codes
+        (:attr:`guardian.data.policeuk.ParsedFile.place_codes`), if any."""
         n = len(ev["event_id"])
         keys = np.asarray(ev["event_id"], dtype=object)
         cols: dict[str, np.ndarray | Coded] = {
@@ -239,7 +250,7 @@ class EventBatch:
             const["dwelling"] = bool(known[0])
         else:
             cols["dwelling"] = np.where(unknown, None, known).astype(object)
-        place, places = _places(ev, n)
+        place, places = _places(ev, n, place_codes)
         return cls(n, cols, const, place, places, place_hashes(places))
 
     def __len__(self) -> int:
@@ -396,8 +407,12 @@ PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 PG_TRAILER = b"\xff\xff"
 # COPY column order: the three ids first, at fixed offsets in every row, so the main process
 # can write them into a payload the worker encoded before the ids existed.
+# The text columns police.uk files hold constant (month, precision) and the keys (64 or 36
+# ASCII characters) come next, so that for most rows they fold into the fixed-width block.
 PG_COLUMNS = ("dataset_id", "source_file_id", "place_id", "source_line", "key_hash",
-              "occurred_local", "dwelling", *_TEXT)
+              "occurred_local", "dwelling", "month", "time_precision", "event_key", "category",
+              "outcome")
+_PG_TEXT = PG_COLUMNS[7:]
 _ID_OFFSETS = (2 + 4, 2 + 8 + 4, 2 + 16 + 4)  # value bytes of the three ids in a row
 _PG_EPOCH = np.datetime64("2000-01-01T00:00:00", "us")
 _NULL = np.frombuffer(struct.pack(">i", -1), dtype=np.uint8)
@@ -451,53 +466,105 @@ def _text_pieces(col: Coded) -> tuple[list, np.ndarray]:
     return pieces[col.codes].tolist(), lengths[col.codes]
 
 
+def _text_field(value: str) -> bytes:
+    b = str(value).encode("utf-8")
+    return struct.pack(">i", len(b)) + b
+
+
+def _fixed_keys(keys: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray], np.ndarray]:
+    """Keys as bytes, grouped by length: each row's key length (-1 if not ASCII), for each
+    length an (m, length) byte array of those keys, and each row's index into it."""
+    n = len(keys)
+    key_len = np.fromiter(map(len, keys), dtype=np.int64, count=n)
+    where = np.zeros(n, dtype=np.int64)
+    by_len: dict[int, np.ndarray] = {}
+    for length in np.unique(key_len).tolist():
+        idx = np.flatnonzero(key_len == length)
+        blob = "".join(keys[idx]).encode("utf-8")
+        if len(blob) != length * len(idx):  # some not ASCII: those go one by one
+            ascii_ = np.fromiter((k.isascii() for k in keys[idx]), dtype=bool, count=len(idx))
+            key_len[idx[~ascii_]] = -1
+            idx = idx[ascii_]
+            blob = "".join(keys[idx]).encode("ascii")
+        by_len[length] = np.frombuffer(blob, dtype=np.uint8).reshape(len(idx), length)
+        where[idx] = np.arange(len(idx))
+    return key_len, by_len, where
+
+
 def pg_copy_binary(batch: EventBatch) -> PgCopy:
     """Encode ``batch`` as a ``COPY events (PG_COLUMNS) FROM STDIN (FORMAT binary)`` payload.
 
     The id fields hold zeros until :meth:`PgCopy.with_ids`. Columns are int4, timestamp
     (microseconds since 2000-01-01), boolean, float8 and text, as the model declares.
+
+    Rows are encoded in groups of equal shape (NULL dwelling flag or not, key length): each
+    group's fixed-width fields, shared text values and keys are one numpy block, so only the
+    varying text (category, outcome) is joined row by row.
     """
     n = batch.n
     column = batch.column
     times = column("occurred_local").astype("datetime64[us]")
     micros = (times - _PG_EPOCH).astype(np.int64)
     dwell = column("dwelling")
-    # Rows differ in width only by a NULL dwelling flag: encode each kind apart.
-    null_dw = np.fromiter((v is None for v in dwell), dtype=bool, count=n)
+    if "dwelling" in batch.const:
+        null_dw = np.full(n, batch.const["dwelling"] is None)
+    else:
+        null_dw = np.fromiter((v is None for v in dwell), dtype=bool, count=n)
+    keys = np.asarray(batch.keys, dtype=object)
+    key_len, key_bytes, key_at = _fixed_keys(keys)
+    # The text columns that fold into the block: shared values, then the keys, in column order.
+    folded = []
+    for c in _PG_TEXT:
+        if c in batch.const:
+            folded.append(c)
+        elif c == "event_key":
+            folded.append(c)
+            break
+        else:
+            break
+    rest = [c for c in _PG_TEXT if c not in folded]
+    head = np.frombuffer(struct.pack(">h", len(PG_COLUMNS)), dtype=np.uint8)
     fixed_rows = np.empty(n, dtype=object)
     fixed_len = np.empty(n, dtype=np.int64)
-    head = np.frombuffer(struct.pack(">h", len(PG_COLUMNS)), dtype=np.uint8)
-    for null in (False, True):
-        idx = np.flatnonzero(null_dw == null)
+    shape = null_dw.astype(np.int64) * (int(key_len.max(initial=0)) + 2) + (key_len + 1)
+    for code in np.unique(shape):
+        idx = np.flatnonzero(shape == code)
         m = len(idx)
-        if not m:
-            continue
+        null, klen = bool(null_dw[idx[0]]), int(key_len[idx[0]])
         ids = np.zeros((m, 24), dtype=np.uint8)  # dataset, file and place id: written later
         ids[:, 3] = ids[:, 11] = ids[:, 19] = 4  # their length words
         parts = [np.broadcast_to(head, (m, 2)), ids, _fixed(batch.lines[idx], ">i4", 4),
                  _fixed(batch.values["key_hash"][idx], ">i8", 8), _fixed(micros[idx], ">i8", 8),
                  np.broadcast_to(_NULL, (m, 4)) if null else
                  _fixed(np.array([bool(v) for v in dwell[idx]]), "u1", 1)]
+        for c in folded:  # shared values, then (last) the keys
+            if c != "event_key":
+                field_ = np.frombuffer(_text_field(batch.const[c]), dtype=np.uint8)
+                parts.append(np.broadcast_to(field_, (m, len(field_))))
+            elif klen >= 0:
+                word = np.frombuffer(struct.pack(">i", klen), dtype=np.uint8)
+                parts += [np.broadcast_to(word, (m, 4)), key_bytes[klen][key_at[idx]]]
         block = np.ascontiguousarray(np.concatenate(parts, axis=1))
         width = block.shape[1]
-        fixed_rows[idx] = block.view(f"V{width}").ravel().tolist()
-        fixed_len[idx] = width
+        rows = block.view(f"V{width}").ravel().tolist()
+        if "event_key" in folded and klen < 0:  # non-ASCII keys: appended one by one
+            rows = [r + _text_field(keys[i]) for r, i in zip(rows, idx.tolist(), strict=True)]
+            fixed_len[idx] = np.fromiter(map(len, rows), dtype=np.int64, count=m)
+        else:
+            fixed_len[idx] = width
+        fixed_rows[idx] = rows
     texts, lengths = [], fixed_len.copy()
-    for c in _TEXT:
+    for c in rest:
         v = batch.values.get(c)
-        if v is None:  # a constant
+        if v is None:  # a constant after a varying column
             v = Coded(np.zeros(n, np.int32), np.array([batch.const[c]], dtype=object))
         if isinstance(v, Coded):
             pieces, plen = _text_pieces(v)
-        else:  # the keys: all distinct, so no coding; the length words repeat
-            enc = [str(k).encode("utf-8") for k in v]
-            sizes = np.fromiter(map(len, enc), dtype=np.int64, count=n)
-            words = {int(k): struct.pack(">i", int(k)) for k in np.unique(sizes)}
-            pieces = [words[len(b)] + b for b in enc]
-            plen = 4 + sizes
+        else:  # the keys, when a varying column comes before them
+            enc = [_text_field(k) for k in v]
+            pieces, plen = enc, np.fromiter(map(len, enc), dtype=np.int64, count=n)
         texts.append(pieces)
         lengths += plen
     body = b"".join(chain.from_iterable(zip(fixed_rows.tolist(), *texts, strict=True)))
     starts = len(PG_HEADER) + np.concatenate([[0], np.cumsum(lengths)[:-1]]) if n else np.zeros(0, np.int64)
     return PgCopy(PG_HEADER + body + PG_TRAILER, starts.astype(np.int64))
-
