@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from guardian.data.geography import districts_for, fill_districts, force_short_name, forces
 from guardian.data.schema import EVENT_COLUMNS, normalise_category
+from guardian.store.db import fetch_raw
 from guardian.store.models import Dataset, Event, Place
 
 
@@ -62,14 +63,8 @@ def events_frame(
     q = q.order_by(Event.id)
     # Raw DBAPI fetch: SQLAlchemy's per-row type processing costs seconds at 250k rows, and every
     # column is converted below, vectorised, anyway. Bound values are plain strings.
-    sql = str(q.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
     with engine.connect() as conn:
-        cur = conn.connection.driver_connection.cursor()
-        try:
-            cur.execute(sql)
-            rows = cur.fetchall()
-        finally:
-            cur.close()
+        rows = fetch_raw(conn, q)
     cols = ["event_id", "dataset", "month", "local", "time_precision", "category", "dwelling",
             "x", "y", "crs", "lon", "lat", "location", "lsoa_code", "lsoa_name", "outcome", "tz"]
     raw = pd.DataFrame.from_records(rows, columns=cols)

@@ -36,6 +36,7 @@ from guardian.store.bulk import (
     place_rows,
     sqlite_insert,
 )
+from guardian.store.db import fetch_raw
 from guardian.store.models import (
     PLACE_COLUMNS,
     Dataset,
@@ -132,10 +133,11 @@ class _Loader:
 
     def __init__(self, conn: Connection, slow_ms: int = 0) -> None:
         self.conn = conn
-        self.keys: dict[int, set[int]] = {}  # dataset -> hashes of its stored keys
+        self.keys: dict[int, set[int]] = {}  # dataset -> hashes of keys stored by this load
         self.touched: set[int] = set()
         self.slow_ms = slow_ms  # test hook: pause between writes so a test can kill us
         self.deferred: list[Index] = []
+        self.started_empty = False  # events was empty when this load began
         self.places: dict[int, KnownPlaces] = {}
         self.next_place: int | None = None
         self.places_added = False
@@ -151,6 +153,7 @@ class _Loader:
         """
         if self.conn.execute(select(Event.id).limit(1)).first() is not None:
             return
+        self.started_empty = True
         for index in sorted(Event.__table__.indexes, key=lambda i: i.name):
             index.drop(self.conn)
             self.deferred.append(index)
@@ -171,12 +174,22 @@ class _Loader:
             .returning(Dataset.id)
         ).scalar_one()
 
-    def existing_keys(self, dataset_id: int) -> set[int]:
-        """Hashes of a dataset's stored keys (kept up to date through the load)."""
-        if dataset_id not in self.keys:
-            self.keys[dataset_id] = set(self.conn.execute(
-                select(Event.key_hash).where(Event.dataset_id == dataset_id)).scalars())
-        return self.keys[dataset_id]
+    def seen_before(self, dataset_id: int, hashes: list[int]) -> np.ndarray:
+        """Which of ``hashes`` the dataset already holds: stored before this load (looked up
+        through the unique index, 500 at a time) or loaded earlier in it (kept here). On a
+        first load the table started empty, so only the second kind exists."""
+        loaded = self.keys.setdefault(dataset_id, set())
+        seen = np.zeros(len(hashes), dtype=bool)
+        if not loaded.isdisjoint(hashes):
+            seen = np.fromiter((h in loaded for h in hashes), dtype=bool, count=len(hashes))
+        if not self.deferred and not self.started_empty:
+            found: set[int] = set()
+            for i in range(0, len(hashes), 500):
+                found.update(r[0] for r in fetch_raw(self.conn, select(Event.key_hash).where(
+                    Event.dataset_id == dataset_id, Event.key_hash.in_(hashes[i:i + 500]))))
+            if found:
+                seen |= np.fromiter((h in found for h in hashes), dtype=bool, count=len(hashes))
+        return seen
 
     def stored_keys(self, dataset_id: int, hashes: list[int]) -> dict[int, str]:
         """The stored key of each of ``hashes`` (only asked when a file repeats stored ones)."""
@@ -209,7 +222,7 @@ class _Loader:
             report.loaded, report.quarantined, report.duplicates = f.loaded, f.quarantined, f.duplicates
             report.message = f"already loaded from {f.name}"
             return report
-        keys = self.existing_keys(ds)
+        keys = self.keys.setdefault(ds, set())  # hashes this load has stored
         if parsed.kind in ("street", "outcomes"):
             # police.uk republishes months: a new file for a force, kind and month replaces
             # the one in force, inside this transaction.
@@ -247,8 +260,8 @@ class _Loader:
             if batch is None:
                 batch = EventBatch.from_columns(parsed.columns, parsed.place_codes)
             hashes = batch.values["key_hash"].tolist()
-            if not keys.isdisjoint(hashes):
-                seen = np.fromiter((h in keys for h in hashes), dtype=bool, count=len(hashes))
+            seen = self.seen_before(ds, hashes)
+            if seen.any():
                 stored = self.stored_keys(ds, batch.values["key_hash"][seen].tolist())
                 for h, k in zip(batch.values["key_hash"][seen].tolist(), batch.keys[seen].tolist(),
                                 strict=True):
@@ -282,8 +295,8 @@ class _Loader:
         """
         known = self.places.get(ds)
         if known is None:
-            rows = self.conn.execute(select(Place.id, *(Place.__table__.c[c] for c in PLACE_COLUMNS))
-                                     .where(Place.dataset_id == ds)).all()
+            rows = fetch_raw(self.conn, select(Place.id, *(Place.__table__.c[c] for c in PLACE_COLUMNS))
+                             .where(Place.dataset_id == ds))
             cols = list(zip(*rows, strict=True)) if rows else [()] * (1 + len(PLACE_COLUMNS))
             stored = {c: np.array([np.nan if v is None else v for v in vals], dtype=float)
                       if c in ("x", "y", "lon", "lat") else np.array(vals, dtype=object)
