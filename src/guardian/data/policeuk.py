@@ -77,6 +77,17 @@ def _per_value(codes: np.ndarray, uniq: np.ndarray, test) -> np.ndarray:
     return np.fromiter((bool(test(u)) for u in uniq), dtype=bool, count=len(uniq))[codes]
 
 
+def _numbers(values: np.ndarray) -> np.ndarray:
+    """Floats of distinct text values, NaN for "" or text that is not a number."""
+    joined = "".join(values)
+    if joined.isascii() and "_" not in joined:  # where float() and pandas agree
+        try:  # numpy's own conversion, when every value is a number or empty
+            return np.where(values == "", "nan", values).astype(float)
+        except ValueError:
+            pass
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+
+
 # Byte classes for Crime IDs: hex digits, and the upper-case ones that are lowered.
 _HEX_BYTE = np.zeros(256, dtype=bool)
 _HEX_BYTE[np.frombuffer(b"0123456789abcdefABCDEF", dtype=np.uint8)] = True
@@ -389,8 +400,8 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     # Coordinates: both present and in the UK, or none and "No Location".
     lon_codes, lon_uniq = _codes(col["longitude"])
     lat_codes, lat_uniq = _codes(col["latitude"])
-    lon = pd.to_numeric(pd.Series(lon_uniq), errors="coerce").to_numpy(dtype=float)[lon_codes]
-    lat = pd.to_numeric(pd.Series(lat_uniq), errors="coerce").to_numpy(dtype=float)[lat_codes]
+    lon = _numbers(lon_uniq)[lon_codes]
+    lat = _numbers(lat_uniq)[lat_codes]
     has_lon, has_lat = (lon_uniq != "")[lon_codes], (lat_uniq != "")[lat_codes]
     loc_codes, loc_uniq = _codes(col["location"])
     short = np.flatnonzero(np.fromiter(map(len, loc_uniq), dtype=np.int64, count=len(loc_uniq))
@@ -500,6 +511,13 @@ def _to_bng() -> Transformer:
     return Transformer.from_crs("EPSG:4326", BNG, always_xy=True)
 
 
+@lru_cache(maxsize=64)
+def _force_lsoas(short: str) -> frozenset[str]:
+    """LSOA codes of a force (reference table), built once per force and process."""
+    ref = lsoa_table()
+    return frozenset(ref.loc[ref["force"] == short, "lsoa_code"].astype(str))
+
+
 def _outside_force_area(lsoa_codes: np.ndarray, lsoa_uniq: np.ndarray, x: np.ndarray,
                         y: np.ndarray, ok: np.ndarray, dataset: str) -> np.ndarray:
     """Points further than AREA_MARGIN_M outside the envelope of the force's own points.
@@ -508,9 +526,8 @@ def _outside_force_area(lsoa_codes: np.ndarray, lsoa_uniq: np.ndarray, x: np.nda
     (reference table); with too few such points the check is skipped (UK bounds still apply).
     ``lsoa_codes``/``lsoa_uniq`` are the factorised LSOA column.
     """
-    short = force_short_name(dataset)
-    ref = lsoa_table()
-    own_lsoa = np.isin(lsoa_uniq.astype(str), ref.loc[ref["force"] == short, "lsoa_code"].to_numpy(dtype=str))
+    mine = _force_lsoas(force_short_name(dataset))
+    own_lsoa = np.fromiter((u in mine for u in lsoa_uniq), dtype=bool, count=len(lsoa_uniq))
     own = own_lsoa[lsoa_codes] & ok
     if own.sum() < 50:
         return np.zeros(len(x), dtype=bool)
