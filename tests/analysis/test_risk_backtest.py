@@ -135,6 +135,8 @@ def test_render_risk_map_prints_backtest_figures(tmp_path):
         render_risk_map(surf, {**summ, "method": "kde"})
     with pytest.raises(InputError, match="summary_for"):
         render_risk_map(surf, {"method": "prospective"})
+    with pytest.raises(InputError, match="mask shape"):  # a study area of another grid
+        render_risk_map(surf, summ, mask=res.domain[:-1])
 
 
 @pytest.mark.skipif(not CHICAGO_BE.is_file(), reason="bundled Chicago data missing")
@@ -257,6 +259,9 @@ def test_cli_rejects_bad_input(tmp_path):
         ],
     )
     assert isinstance(r.exception, InputError) and "not dates" in str(r.exception)
+    # Readable dates this time, so the refusal is about the method itself.
+    good = tmp_path / "ev2.csv"
+    pd.DataFrame({"X": [1.0], "Y": [2.0], "date": ["2016"]}).to_csv(good, index=False)
     r = CliRunner().invoke(
         app,
         [
@@ -265,7 +270,7 @@ def test_cli_rejects_bad_input(tmp_path):
             "--method",
             "magic",
             "--data",
-            str(csv),
+            str(good),
             "--x",
             "X",
             "--y",
@@ -281,3 +286,4 @@ def test_cli_rejects_bad_input(tmp_path):
         ],
     )
     assert isinstance(r.exception, InputError)
+    assert "['magic'] unknown" in str(r.exception) and "'sepp'" in str(r.exception)

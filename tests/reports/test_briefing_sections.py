@@ -12,7 +12,6 @@ import math
 from datetime import UTC, datetime
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import ESSEX
@@ -425,4 +424,3 @@ def test_targeting_events_are_local_time(ctx6):
     assert (july.year, july.month, july.day, july.hour) == (2021, 7, 1, 0)
     assert not ev["category"].isin(list(POLICE_GENERATED) + [ASB]).any()
     assert set(ev["month"].astype(str)) == set(MONTHS6)
-    assert isinstance(ev, pd.DataFrame)
