@@ -19,7 +19,6 @@ Conventions
 
 from __future__ import annotations
 
-import calendar
 import math
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from guardian.data.months import add_months, days_in_month, month_range, parse_month
 from guardian.data.schema import ASB
 from guardian.errors import InputError
 
@@ -38,38 +38,6 @@ DEFAULT_BASELINE_YEAR = 2019
 
 # --------------------------------------------------------------------------------------------
 # months
-
-
-def _check_month(month: str) -> tuple[int, int]:
-    try:
-        y, m = str(month).split("-")
-        yi, mi = int(y), int(m)
-        if len(y) != 4 or len(m) != 2 or not 1 <= mi <= 12:
-            raise ValueError
-    except ValueError:
-        raise InputError(f"month {month!r} is not of the form 'YYYY-MM' (e.g. '2021-12')") from None
-    return yi, mi
-
-
-def add_months(month: str, n: int) -> str:
-    """``month`` shifted by ``n`` months (``add_months("2021-01", -1) == "2020-12"``)."""
-    y, m = _check_month(month)
-    k = y * 12 + (m - 1) + n
-    return f"{k // 12:04d}-{k % 12 + 1:02d}"
-
-
-def month_range(start: str, end: str) -> list[str]:
-    """Every month from ``start`` to ``end`` inclusive (empty if ``end < start``)."""
-    y0, m0 = _check_month(start)
-    y1, m1 = _check_month(end)
-    n = (y1 * 12 + m1) - (y0 * 12 + m0)
-    return [add_months(start, i) for i in range(n + 1)]
-
-
-def days_in_month(month: str) -> int:
-    """Calendar days in ``month`` (28-31)."""
-    y, m = _check_month(month)
-    return calendar.monthrange(y, m)[1]
 
 
 def _pct(new: float, old: float) -> float | None:
@@ -146,7 +114,7 @@ def crime_asb_series(
     if not loaded:
         raise InputError("no loaded months given; load data for the dataset first")
     for m in loaded:
-        _check_month(m)
+        parse_month(m)
     c = counts
     if dataset is not None:
         c = c[c["dataset"] == dataset]
@@ -241,8 +209,8 @@ def compare_month(
         Months flagged as data anomalies (see :func:`detect_anomalies`); a comparison that
         involves one is unavailable.
     """
-    _check_month(month)
-    _check_month(reference_month)
+    parse_month(month)
+    parse_month(reference_month)
     loaded = set(loaded_months)
     flagged = set(anomalies)
     base = dict(label=label, month=month, reference_month=reference_month)
@@ -285,7 +253,7 @@ def month_comparisons(
     dict
         Keys ``previous_month``, ``same_month_last_year``, ``baseline``.
     """
-    y, m = _check_month(month)
+    y, m = parse_month(month)
     loaded = list(loaded_months)
     anomalies = list(anomalies)
     out = {
@@ -486,7 +454,7 @@ def rolling_comparisons(
 ) -> dict[str, WindowComparison]:
     """12 months to ``end`` against the previous 12 months and the 12 months to the same month of
     the baseline year. Keys ``previous_12_months``, ``baseline``."""
-    _, m = _check_month(end)
+    _, m = parse_month(end)
     loaded, anomalies = list(loaded_months), list(anomalies)
     return {
         "previous_12_months": compare_windows(
@@ -805,7 +773,7 @@ def detect_anomalies(
         )
     loaded = sorted(set(loaded_months))
     rate = {m: (_value(series, set(loaded), m) or 0.0) / days_in_month(m) for m in loaded}
-    pos = {m: _check_month(m)[0] * 12 + _check_month(m)[1] for m in loaded}
+    pos = {m: parse_month(m)[0] * 12 + parse_month(m)[1] for m in loaded}
     flagged: dict[str, Anomaly] = {}
     not_assessed: set[str] = set()
     for _ in range(max_iter):
@@ -877,11 +845,11 @@ def relative_to_neighbours(
     if month not in loaded:
         return None
     skip = set(exclude) | {month}
-    y, m = _check_month(month)
+    y, m = parse_month(month)
     here = y * 12 + m
     rates = []
     for o in loaded - skip:
-        yo, mo = _check_month(o)
+        yo, mo = parse_month(o)
         if abs(yo * 12 + mo - here) <= window_months:
             rates.append((_value(series, loaded, o) or 0.0) / days_in_month(o))
     if not rates:

@@ -17,8 +17,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
-
+from guardian.data.months import month_range, parse_month
 from guardian.errors import InputError
 
 DEFAULT_BASE_URL = "https://data.police.uk/data/archive"
@@ -27,13 +26,11 @@ ARCHIVE_SPAN_MONTHS = 36
 
 def months_between(first: str, last: str) -> list[str]:
     """Inclusive list of ``YYYY-MM`` months; raises InputError on bad or reversed input."""
-    try:
-        a, b = pd.Period(first, "M"), pd.Period(last, "M")
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"months must be YYYY-MM, got {first!r} and {last!r}") from exc
-    if a > b:
+    parse_month(first, "--from")
+    parse_month(last, "--to")
+    if last < first:
         raise InputError(f"--from {first} is after --to {last}")
-    return [p.strftime("%Y-%m") for p in pd.period_range(a, b, freq="M")]
+    return month_range(first, last)
 
 
 def force_slug(force: str) -> str:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
+from guardian.data.months import month_range
 from guardian.errors import InputError, NotFound
 from guardian.store.models import Dataset, Event, SourceFile
-
-
-def _month_range(first: str, last: str) -> list[str]:
-    return [p.strftime("%Y-%m") for p in pd.period_range(first, last, freq="M")]
 
 
 def month_gaps(months: list[str]) -> list[list[str]]:
@@ -23,7 +19,7 @@ def month_gaps(months: list[str]) -> list[list[str]]:
         return []
     have = set(months)
     gaps, run = [], []
-    for m in _month_range(min(have), max(have)):
+    for m in month_range(min(have), max(have)):
         if m in have:
             if run:
                 gaps.append([run[0], run[-1]])

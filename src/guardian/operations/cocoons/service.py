@@ -63,6 +63,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from guardian.data.months import check_month
 from guardian.errors import Conflict, InputError, NotFound
 from guardian.operations.cocoons.models import (
     OUTCOMES,
@@ -278,14 +279,6 @@ def _check_outcome(value: str) -> str:
     if key not in _OUTCOME_ALIASES:
         raise InputError(f"outcome {value!r} is not one of {list(OUTCOMES)}")
     return _OUTCOME_ALIASES[key]
-
-
-def _check_month(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    if not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", str(value)):
-        raise InputError(f"{name} {value!r} is not a month; write YYYY-MM, e.g. 2016-01")
-    return str(value)
 
 
 def _dataset(conn: Connection, name: str):
@@ -816,8 +809,8 @@ def open_cocoons(
     p = parameters or CocoonParameters()
     as_of_u = _utc(as_of)
     owner = _check_assignee(owner, "owner")
-    start_month = _check_month(start_month, "start_month")
-    end_month = _check_month(end_month, "end_month")
+    start_month = check_month(start_month, "start_month")
+    end_month = check_month(end_month, "end_month")
     if max_visits is not None and (not isinstance(max_visits, int | np.integer) or max_visits < 1):
         raise InputError(f"max_visits must be a whole number >= 1 (or None for all), "
                          f"got {max_visits!r}")
@@ -1556,8 +1549,8 @@ def delivery_figures(
         shares are ``None`` when nothing is judged yet.
     """
     as_of_u = _utc(as_of)
-    start_month = _check_month(start_month, "start_month")
-    end_month = _check_month(end_month, "end_month")
+    start_month = check_month(start_month, "start_month")
+    end_month = check_month(end_month, "end_month")
     if min_visits is not None and (not isinstance(min_visits, int) or min_visits < 1):
         raise InputError(f"min_visits must be a whole number >= 1, got {min_visits!r}")
     v, m = CocoonVisit, CocoonMember

@@ -43,6 +43,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from guardian.analysis.hotspots import StudyArea, harm_spots
+from guardian.data.months import months_back
 from guardian.data.schema import CATEGORIES, empty_events
 from guardian.errors import Conflict, InputError, NotFound
 from guardian.operations.patrols.models import PatrolDay, PatrolPlan, PatrolSpot, PatrolVisit
@@ -154,11 +155,6 @@ def _check_officer(value: Any) -> str:
 
 def _dataset(conn: Connection, name: str):
     return projected_dataset(conn, name, purpose="patrol cells")
-
-
-def _months_back(end_month: str, n: int) -> list[str]:
-    end = pd.Period(end_month, freq="M")
-    return [str(end - k) for k in range(n - 1, -1, -1)]
 
 
 def _resolve_district(name: str, available: Sequence[str]) -> str:
@@ -422,7 +418,7 @@ def create_plan(
         raise InputError(f"no events of {ds.name} before the plan week {week0} (month "
                          f"{week_month}); load earlier data or choose a later week")
     end_month = loaded[-1]
-    window = _months_back(end_month, lookback)
+    window = months_back(end_month, lookback)
     start_month = window[0]
     used = [m for m in loaded if start_month <= m <= end_month]
     missing = [m for m in window if m not in set(used)]
