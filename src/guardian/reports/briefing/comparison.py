@@ -55,12 +55,13 @@ def _member_rows(ctx) -> list[dict]:
     return rows
 
 
-def group_ranks(ctx) -> dict:
-    """Rank of the force on crime and harm per 1,000 among loaded group members."""
+def group_ranks(ctx, rows: list[dict] | None = None) -> dict:
+    """Rank of the force on crime and harm per 1,000 among loaded group members (``rows``:
+    the members' figures, when the caller has them)."""
     if ctx.group is None:
         r = unavailable(f"no comparison group configured for {ctx.force_short}")
         return {"crime_per_1000": r, "harm_per_1000": r}
-    rows = _member_rows(ctx)
+    rows = _member_rows(ctx) if rows is None else rows
     out = {}
     for measure in ("crime_per_1000", "harm_per_1000"):
         vals = {r["force"]: r[measure] for r in rows}
@@ -90,7 +91,7 @@ def build(ctx) -> dict:
         "group": ctx.group.to_dict(),
         "members": rows,
         "not_loaded": missing,
-        "ranks": group_ranks(ctx),
+        "ranks": group_ranks(ctx, rows),
         "population_vintage": ctx.population_vintage,
         "note": "Rates are for the single month; rank 1 is the highest rate. Group average is "
         "the unweighted mean over loaded members including the force.",
