@@ -135,6 +135,18 @@ def test_line_breaking_characters_inside_a_field_keep_line_numbers_and_raw_text(
     assert parsed.rows_read == 14815
 
 
+def test_a_long_and_a_short_line_with_the_right_comma_total_are_both_quarantined():
+    """One line with a field too many and one with a field too few keep the file's comma
+    total: the fast reader must not take the file (it would shift or drop fields)."""
+    lines = _lines()
+    lines[4] = lines[4] + ",extra"
+    lines[9] = lines[9].rsplit(",", 1)[0]
+    parsed = _parse(lines)
+    assert [(q.line, q.reason) for q in parsed.quarantined] == [
+        (5, "expected 12 fields, got 13"), (10, "expected 12 fields, got 11")]
+    assert parsed.rows_read == 14815 and len(parsed.events) == 14813
+
+
 def test_duplicate_crime_id_in_a_file_is_counted_once():
     lines = _lines()
     i = _first(lines, lambda f: f[0] != "")

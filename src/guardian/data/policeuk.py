@@ -46,9 +46,6 @@ OUTCOME_COLUMNS = (
     "lsoa_code", "lsoa_name", "outcome_type",
 )
 
-# Columns no check or output uses ("Reported by", "Context"): the fast reader skips them.
-_UNUSED = (2, 11)
-
 CRIME_ID = re.compile(r"^[0-9a-f]{64}$")
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 LSOA = re.compile(r"^[EW]0[12]\d{6}$")
@@ -253,10 +250,10 @@ def _fast_frame(data: bytes, lines, ncol: int) -> tuple[pd.DataFrame | None, int
         return None, 0
     try:
         # object columns: pandas' python-backed string dtype costs seconds at 250k rows here.
-        # No missing-value pass (every field is text; the counts above rule out short rows),
-        # and the columns Guardian never reads are not turned into Python strings.
+        # No missing-value pass (every field is text; the counts above rule out short rows).
+        # All columns are read: with ``usecols`` the C reader no longer refuses a line with
+        # too many fields, and one long line beside one short line keeps the comma total.
         df = pd.read_csv(io.BytesIO(data), header=None, skiprows=1, names=range(ncol),
-                         usecols=[i for i in range(ncol) if i not in _UNUSED],
                          dtype=object, na_filter=False, skip_blank_lines=False, engine="c",
                          skipinitialspace=True)
     except (pd.errors.ParserError, ValueError):  # a UnicodeDecodeError is a ValueError
@@ -351,7 +348,7 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
     if df.empty:
         raise InputError(f"{source.name}: no data rows with {ncol} fields")
     n = len(df)
-    col = {c: df[c].to_numpy(dtype=object) for c in cols if c in df.columns}
+    col = {c: df[c].to_numpy(dtype=object) for c in cols}
     reasons = np.full(n, None, dtype=object)
     refused = np.zeros(n, dtype=bool)
 

@@ -153,9 +153,13 @@ def _places(ev, n: int, hint: np.ndarray | None = None) -> tuple[np.ndarray, dic
         combo, _ = pd.factorize(np.asarray(hint))
         first = np.zeros(int(combo.max(initial=-1)) + 1, dtype=np.int64)
         first[combo[::-1]] = np.arange(n)[::-1]
-        cols = {c: np.asarray(_column(ev, c, n), dtype=float if c in _FLOAT else object)
-                for c in PLACE_COLUMNS}
-        return combo.astype(np.int32), {c: a[first] for c, a in cols.items()}
+        places = {c: np.asarray(_column(ev, c, n), dtype=float if c in _FLOAT else object)[first]
+                  for c in PLACE_COLUMNS}
+        for c in PLACE_COLUMNS[len(_FLOAT):]:  # missing text is "", as on the other path
+            missing = pd.isna(places[c])
+            if missing.any():
+                places[c][missing] = ""
+        return combo.astype(np.int32), places
     cols: dict[str, np.ndarray] = {}
     combo, card = np.zeros(n, dtype=np.int64), 1
     for c in PLACE_COLUMNS:

@@ -351,21 +351,13 @@ class _Loader:
             self.conn.execute(text("SELECT setval(pg_get_serial_sequence('places', 'id'), "
                                    "(SELECT max(id) FROM places))"))
 
-    def _bulk(self, table, cols: tuple[str, ...], rows: Iterable[tuple],
-              const: dict[str, int] | None = None) -> None:
-        """Fast multi-row insert: COPY on PostgreSQL, executemany on SQLite.
-
-        ``const`` holds integer columns equal for every row (inlined, not sent per row)."""
+    def _bulk(self, table, cols: tuple[str, ...], rows: Iterable[tuple]) -> None:
+        """Multi-row insert of small tables (places, outcomes, quarantine, duplicates): COPY
+        on PostgreSQL, executemany on SQLite."""
         rows = list(rows)
         if not rows:
             return
-        const = const or {}
         dialect = self.conn.dialect.name
-        if const and dialect != "sqlite":
-            extra = tuple(const.values())
-            rows = [r + extra for r in rows]
-            cols = (*cols, *const)
-            const = {}
         if dialect == "postgresql":
             # COPY in CSV form with every string quoted; None is written as a quoted "" too,
             # and FORCE_NULL turns that into NULL in the nullable columns (none of which
@@ -380,9 +372,9 @@ class _Loader:
                 with cur.copy(sql) as cp:
                     cp.write(buf.getvalue())
         elif dialect == "sqlite":
-            names = ", ".join((*cols, *const))
-            marks = ", ".join(["?"] * len(cols) + [str(int(v)) for v in const.values()])
-            self.conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", rows)
+            marks = ", ".join(["?"] * len(cols))
+            self.conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})",
+                                      rows)
         else:
             self.conn.execute(insert(table), [dict(zip(cols, r, strict=True)) for r in rows])
 
