@@ -382,7 +382,7 @@ def _group_members(force: str, group, datasets) -> tuple:
 def gather_context(
     engine,
     force: str,
-    month: str,
+    month: str | None,
     *,
     params: Params | None = None,
     group: perf.ComparisonGroup | None | bool = True,
@@ -399,8 +399,8 @@ def gather_context(
     engine : sqlalchemy.Engine
     force : str
         What the user typed ("essex"); resolved to the dataset name.
-    month : str
-        ``YYYY-MM`` to brief.
+    month : str or None
+        ``YYYY-MM`` to brief; None or ``"latest"``: the force's latest loaded month.
     params : Params, optional
     group : ComparisonGroup, True or None
         ``True`` reads the shipped comparison group for the force.
@@ -413,11 +413,16 @@ def gather_context(
         When the force is not loaded or the month is not among its loaded months.
     """
     from guardian.store.events import events_frame, monthly_counts, monthly_counts_by_district
-    from guardian.store.status import dataset_status, resolve_dataset
+    from guardian.store.status import dataset_status, loaded_months, resolve_dataset
 
     params = params or Params()
-    perf.add_months(month, 0)
     dataset = resolve_dataset(engine, force)
+    if month is None or str(month).strip().lower() == "latest":
+        lm = loaded_months(engine, dataset)
+        if not lm:
+            raise NotFound(f"no months of {dataset} are loaded")
+        month = lm[-1]
+    perf.add_months(month, 0)
     status = {s["dataset"]: s for s in dataset_status(engine)}
     short = geography.force_short_name(dataset)
     group, group_datasets = _group_members(dataset, group, status)
@@ -498,6 +503,53 @@ def _dataset_timezone(engine, dataset: str) -> str | None:
 
     with engine.connect() as conn:
         return conn.execute(select(Dataset.timezone).where(Dataset.name == dataset)).scalar()
+
+
+def context_from_files(
+    files: list[Path],
+    force: str,
+    month: str | None = None,
+    *,
+    params: Params | None = None,
+    on_file=None,
+) -> BriefingContext:
+    """A briefing's inputs read straight from police.uk street files (no store).
+
+    Parameters
+    ----------
+    files : list of path
+        Street files, folders or archives (outcomes files are ignored).
+    force : str
+        The force as in the files' "Falls within" ("essex" matches "Essex Police").
+    month : str, optional
+        ``YYYY-MM``; None or ``"latest"``: the latest month of the force in the files.
+    on_file : callable, optional
+        Called with each file's name as it is read (progress).
+    """
+    from guardian.data.policeuk import read_street
+    from guardian.data.sources import iter_sources
+
+    srcs = [s for s in iter_sources(files) if s.member is None and "street" in s.basename]
+    if not srcs:
+        raise InputError(f"no police.uk street files (*-street.csv[.gz]) under {files}")
+    frames = []
+    for src in srcs:
+        if on_file is not None:
+            on_file(src.basename)
+        frames.append(read_street(src.path))
+    events = pd.concat(frames, ignore_index=True)
+    present = sorted(events["dataset"].unique())
+    low = force.lower()
+    wanted = [d for d in present if d.lower() == low or d.lower().startswith(low)]
+    if len(wanted) != 1:
+        raise InputError(f"force {force!r} matches {wanted or 'no'} dataset in the files; "
+                         f"datasets present: {present}")
+    ds = wanted[0]
+    if month is None or str(month).strip().lower() == "latest":
+        month = max(events.loc[events["dataset"] == ds, "month"].astype(str))
+    return context_from_frames(events, force=ds, month=month,
+                               sources=sources_from_files([src.path for src in srcs]),
+                               params=params)
 
 
 def sources_from_files(paths: list[Path]) -> list[dict]:
