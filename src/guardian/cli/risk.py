@@ -39,7 +39,7 @@ def _read_columns(path: Path, *, x, y, lon, lat, date, date_format, crs, to_crs,
         raise InputError(f"--data {path} does not exist")
     if date is None:
         raise InputError("--date COL is required with --x/--y or --lon/--lat (or use --mapping)")
-    df = pd.read_csv(path)
+    df = pd.read_csv(path, dtype={date: str})  # dates as text: "2016" is a year, not an epoch
     need = [c for c in (x, y, lon, lat, date) if c]
     missing = [c for c in need if c not in df.columns]
     if missing:
