@@ -75,14 +75,20 @@ def test_republished_month_replaces_the_old_one(engine, tmp_path):
     assert back.status == "replaced" and _count(engine, Event.month == "2021-12") == 14815
 
 
-def test_duplicates_across_files_are_stored_once_and_counted(engine, tmp_path):
-    ingest(engine, [DEC], workers=1)
+@pytest.mark.parametrize("together", [False, True], ids=["stored-before", "same-first-load"])
+def test_duplicates_across_files_are_stored_once_and_counted(engine, tmp_path, together):
+    """Against keys stored by an earlier load (looked up through the unique index) and against
+    keys of an earlier file of the same first load (indexes not built yet)."""
     lines = gzip.decompress(DEC.read_bytes()).decode("utf-8-sig").splitlines()
     # the same crimes published again under another month: every Crime ID is already stored
     moved = [lines[0]] + [ln.replace(",2021-12,", ",2021-10,", 1) for ln in lines[1:]]
     other = tmp_path / "2021-10-essex-street.csv"
     other.write_text("\n".join(moved) + "\n")
-    (rep,) = ingest(engine, [other], workers=1)
+    if together:
+        _, rep = ingest(engine, [DEC, other], workers=1)
+    else:
+        ingest(engine, [DEC], workers=1)
+        (rep,) = ingest(engine, [other], workers=1)
     crimes = sum(1 for ln in lines[1:] if not ln.startswith(","))
     assert rep.duplicates == crimes
     assert rep.loaded == 14815 - crimes  # the ASB rows (keys include the month) are new
