@@ -261,3 +261,47 @@ def test_key_hash_collisions_fail_loudly_and_store_nothing(sqlite_engine, monkey
     (rep,) = ingest(sqlite_engine, [DEC], workers=1)
     assert rep.status == "error" and "share the 64-bit key hash 7" in rep.message
     assert _snapshot(sqlite_engine) == (0, 0)
+
+
+def _journal_during_load(engine, monkeypatch, files) -> str:
+    """The SQLite journal mode seen from inside the load's transaction."""
+    import guardian.store.ingest as ing
+
+    seen = {}
+    real = ing._Loader.build_indexes
+
+    def spy(self):
+        seen["mode"] = self.conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+        return real(self)
+
+    monkeypatch.setattr(ing._Loader, "build_indexes", spy)
+    ingest(engine, files, workers=1)
+    return seen["mode"]
+
+
+def test_first_sqlite_load_writes_through_a_rollback_journal_then_back_to_wal(sqlite_engine,
+                                                                              monkeypatch):
+    assert _journal_during_load(sqlite_engine, monkeypatch, [NOV]) == "delete"
+    with sqlite_engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    # a later load (events not empty) stays in the WAL
+    assert _journal_during_load(sqlite_engine, monkeypatch, [DEC]) == "wal"
+
+
+def test_first_sqlite_load_beside_an_open_reader_stays_in_the_wal_without_waiting(
+        sqlite_engine, monkeypatch):
+    import sqlite3
+
+    path = sqlite_engine.url.database
+    reader = sqlite3.connect(path)
+    try:
+        reader.execute("SELECT count(*) FROM datasets").fetchall()
+        t = time.perf_counter()
+        assert _journal_during_load(sqlite_engine, monkeypatch, [NOV]) == "wal"
+        assert time.perf_counter() - t < 4  # not the driver's 5 s wait for the file
+    finally:
+        reader.close()
+    from guardian.data.policeuk import read_street
+
+    assert _count(sqlite_engine) == len(read_street(NOV))

@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -439,7 +441,7 @@ def ingest(
     reports: list[FileReport] = []
     results, pool = _start_parsing(sources, mapping, workers, engine.dialect.name)
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn, _first_load_journal(conn), conn.begin():
             loader = _Loader(conn, slow_ms=slow)
             loader.defer_indexes()
             for src, result in zip(sources, results, strict=True):
@@ -461,6 +463,43 @@ def ingest(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return reports
+
+
+@contextmanager
+def _first_load_journal(conn: Connection):
+    """On SQLite, run a first load (``events`` empty) with a rollback journal, not the WAL.
+
+    Almost every page a first load writes is new, and a rollback journal keeps only the old
+    ones: the rows are written once, where the WAL writes them twice (log, then checkpoint) —
+    0.19 s against 0.08 s of commit for the 15 Essex months. Atomicity is the journal's: a crash
+    leaves a hot journal that the next opening rolls back. Durability: ``synchronous=FULL``
+    meanwhile. If another connection has the file open the switch is refused and the load runs
+    in the WAL as any other. The connection goes back to WAL and ``synchronous=NORMAL`` after.
+    """
+    raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+    switched = False
+    if raw is not None:
+        empty = conn.execute(select(Event.id).limit(1)).first() is None
+        conn.rollback()  # end the read: the journal mode changes outside a transaction
+        if empty:
+            # Leaving the WAL needs the file to itself: ask once, without waiting.
+            wait = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                mode = raw.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+                switched = str(mode).lower() == "delete"
+            except sqlite3.OperationalError:  # another connection has the file open
+                switched = False
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={int(wait)}")
+            if switched:
+                raw.execute("PRAGMA synchronous=FULL")
+    try:
+        yield
+    finally:
+        if switched:
+            raw.execute("PRAGMA journal_mode=WAL")
+            raw.execute("PRAGMA synchronous=NORMAL")
 
 
 def quarantine_frame(engine: Engine, *, dataset: str | None = None) -> pd.DataFrame:
