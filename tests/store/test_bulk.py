@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from guardian.store.bulk import (
     COLUMNS,
     PG_HEADER,
     EventBatch,
+    dataset_salt,
     key_hash,
     key_hashes,
     pg_copy_binary,
@@ -25,6 +28,7 @@ def _frame() -> pd.DataFrame:
     text, and two crimes at one place (rows 0 and 4)."""
     return pd.DataFrame({
         "event_id": ["a" * 64, "asb-" + "b" * 32, "key,with 'quotes'", "é-ключ-" + "c" * 80, "d" * 64],
+        "dataset": "Test Police",
         "month": ["2021-12", "2021-12", "1999-07", "2021-12", "2021-12"],
         "time": pd.to_datetime(["2021-12-01 00:00:00", "2021-12-03 14:30:05", "1999-07-31 23:59:59",
                                 "2021-12-01 00:00:00", "2021-12-01 00:00:00"]).tz_localize("Europe/London"),
@@ -48,7 +52,7 @@ STORED = (*EVENT_COLS, *PLACE_COLUMNS)
 def _expected(frame: pd.DataFrame, mask=None) -> pd.DataFrame:
     f = frame if mask is None else frame[mask]
     return pd.DataFrame({
-        "event_key": f["event_id"].tolist(), "key_hash": [key_hash(k) for k in f["event_id"]],
+        "event_key": f["event_id"].tolist(), "key_hash": [key_hash(k, "Test Police") for k in f["event_id"]],
         "month": f["month"].tolist(),
         "occurred_local": f["time"].dt.tz_localize(None).dt.floor("s").tolist(),
         "time_precision": f["time_precision"].tolist(), "category": f["category"].tolist(),
@@ -84,17 +88,21 @@ def _clear(conn) -> None:
 
 
 def test_key_hash_of_crime_ids_asb_keys_and_free_text():
+    salt = dataset_salt("Essex Police")
     crime = "f3" + "0123456789abcdef" * 3 + "00112233445566"
-    assert key_hash(crime) == int(crime[:16], 16) - (1 << 64)  # top bit set: negative int64
-    assert key_hash("0" * 64) == 0
-    assert key_hash("asb-" + "0123456789abcdef" * 2) == 0x0123456789ABCDEF
-    # Any other key: BLAKE2b, pinned so stored hashes never change between versions.
-    assert key_hash("HD123456") == int.from_bytes(
-        __import__("hashlib").blake2b(b"HD123456", digest_size=8).digest(), "big", signed=True)
+    assert key_hash(crime, "Essex Police") == (int(crime[:16], 16) - (1 << 64)) ^ salt
+    assert key_hash("0" * 64, "Essex Police") == salt
+    assert key_hash("asb-" + "0123456789abcdef" * 2, "Essex Police") == 0x0123456789ABCDEF ^ salt
+    # Any other key: BLAKE2b; the salt too. Pinned so stored hashes never change.
+    assert key_hash("HD123456", "Chicago") == int.from_bytes(
+        hashlib.blake2b(b"HD123456", digest_size=8).digest(), "big", signed=True) ^ int.from_bytes(
+        hashlib.blake2b(b"Chicago", digest_size=8).digest(), "big", signed=True)
+    # the same key in two datasets is two events
+    assert key_hash("HD123456", "Chicago") != key_hash("HD123456", "Chicago 2")
     keys = np.array([crime, "0" * 64, "asb-" + "b" * 32, "F3" + crime[2:], "é" * 64, "", "x" * 64,
                      "asb-" + "é" * 32, "asx-" + "b" * 32, "asb-" + "B" * 32, "b" * 36], dtype=object)
-    assert key_hashes(keys).tolist() == [key_hash(k) for k in keys]
-    assert len(set(key_hashes(keys).tolist())) == len(keys)
+    assert key_hashes(keys, "Kent Police").tolist() == [key_hash(k, "Kent Police") for k in keys]
+    assert len(set(key_hashes(keys, "Kent Police").tolist())) == len(keys)
 
 
 def test_batch_keeps_shared_values_once():
@@ -103,7 +111,7 @@ def test_batch_keeps_shared_values_once():
     b = EventBatch.from_columns(f)
     assert b.const == {"time_precision": "month"}
     assert set(b.values) == set(COLUMNS) - {"time_precision", "place_id"}
-    assert b.values["key_hash"].tolist() == [key_hash(k) for k in f["event_id"]]
+    assert b.values["key_hash"].tolist() == [key_hash(k, "Test Police") for k in f["event_id"]]
     g = f.iloc[[0, 3]].copy()
     g["dwelling"] = pd.array([None, None], dtype="boolean")
     same = EventBatch.from_columns(g)

@@ -197,7 +197,7 @@ def test_first_load_rebuilds_the_events_indexes(engine):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         names = {i["name"] for i in inspect(conn).get_indexes("events")}
-    assert {"uq_events_dataset_key", "ix_events_dataset_month"} <= names
+    assert {"uq_events_key_hash", "ix_events_dataset_month"} <= names
     # The rebuilt unique index still refuses a second copy of a stored key.
     with pytest.raises(IntegrityError), engine.begin() as conn:
         row = conn.execute(select(Event.__table__).limit(1)).mappings().one()
@@ -241,8 +241,8 @@ def test_key_hash_collisions_fail_loudly_and_store_nothing(sqlite_engine, monkey
 
     real = bulk.key_hashes
 
-    def clashing(keys):
-        h = real(keys)
+    def clashing(keys, dataset):
+        h = real(keys, dataset)
         if len(keys):  # every file's first key gets the same hash
             h[0] = 42
         return h
@@ -252,8 +252,8 @@ def test_key_hash_collisions_fail_loudly_and_store_nothing(sqlite_engine, monkey
         ingest(sqlite_engine, [NOV, DEC], workers=1)
     assert _snapshot(sqlite_engine) == (0, 0)
 
-    def clash_inside(keys):
-        h = real(keys)
+    def clash_inside(keys, dataset):
+        h = real(keys, dataset)
         h[:2] = 7
         return h
 
@@ -305,3 +305,19 @@ def test_first_sqlite_load_beside_an_open_reader_stays_in_the_wal_without_waitin
     from guardian.data.policeuk import read_street
 
     assert _count(sqlite_engine) == len(read_street(NOV))
+
+
+def test_the_same_ids_in_two_datasets_are_two_sets_of_events(engine):
+    """Uniqueness is per dataset: one unique index over all datasets still keeps an extract
+    and a second extract with the same ids apart (the dataset is part of the key hash)."""
+    import dataclasses
+
+    from guardian.data.extract import ExtractMapping
+
+    mapping = ExtractMapping.from_toml(REPO / "mappings" / "chicago_be.toml")
+    csv = REPO / "data" / "chicago_residential_burglary_2016" / "chicago_be.csv"
+    (a,) = ingest(engine, [csv], mapping=mapping, workers=1)
+    (b,) = ingest(engine, [csv], mapping=dataclasses.replace(mapping, name="chicago_be_copy"),
+                  workers=1)
+    assert a.loaded == b.loaded == 11700 and b.duplicates == 0
+    assert _count(engine) == 2 * 11700

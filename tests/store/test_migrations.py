@@ -40,6 +40,9 @@ def test_0004_gives_stored_events_their_key_hash_and_place(store_url):
         cfg = _alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0003")
+        conn.execute(text("INSERT INTO datasets (id, name, kind, crs, timezone, created_at) VALUES "
+                          "(1, 'Essex Police', 'police.uk', 'EPSG:27700', 'Europe/London', "
+                          "'2026-11-24 00:00:00')"))
         for i, (k, x, y, lon, lat, loc, code, name) in enumerate(rows):
             conn.execute(text(
                 "INSERT INTO events (dataset_id, event_key, month, occurred_local, time_precision,"
@@ -56,6 +59,6 @@ def test_0004_gives_stored_events_their_key_hash_and_place(store_url):
         )).all()
         n_places = conn.execute(text("SELECT count(*) FROM places")).scalar_one()
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-    assert [tuple(r) for r in got] == [(*r, key_hash(r[0])) for r in rows]
+    assert [tuple(r) for r in got] == [(*r, key_hash(r[0], "Essex Police")) for r in rows]
     assert n_places == 2
     engine.dispose()

@@ -43,26 +43,36 @@ _NIBBLE[np.frombuffer(b"abcdef", dtype=np.uint8)] = np.arange(10, 16)
 _SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)  # 16 hex digits, most significant first
 
 
-def key_hash(key: str) -> int:
-    """64-bit signed hash of an event key: the store's unique index is on it, not on the text.
+def dataset_salt(dataset: str) -> int:
+    """64-bit value mixed into every key hash of a dataset, so that one unique index over all
+    datasets keeps them apart (the same id in two extracts is two events)."""
+    return int.from_bytes(hashlib.blake2b(dataset.encode("utf-8"), digest_size=8).digest(),
+                          "big", signed=True)
 
-    A police.uk Crime ID (64 lower-case hex digits, itself a SHA-256) gives its first 16 digits,
-    a Guardian ASB key (``asb-`` + 32 hex digits of a SHA-1) the first 16 of those; any other
-    key the first 8 bytes of its BLAKE2b digest. Two different keys of one dataset sharing a
-    hash (odds about n²/2⁶⁵: 3 in a million at 10 million events) make the load fail with an
-    error naming both, never a silent merge.
+
+def key_hash(key: str, dataset: str) -> int:
+    """64-bit signed hash of a dataset's event key: the store's unique index is on it, not on
+    the text.
+
+    From the key: a police.uk Crime ID (64 lower-case hex digits, itself a SHA-256) gives its
+    first 16 digits, a Guardian ASB key (``asb-`` + 32 hex digits of a SHA-1) the first 16 of
+    those, any other key the first 8 bytes of its BLAKE2b digest; then XOR
+    :func:`dataset_salt`. Two different events sharing a hash (odds about n²/2⁶⁵: 3 in a
+    million at 10 million events) make the load fail with an error naming both, never a
+    silent merge.
     """
     digits = key[4:] if len(key) == 36 and key.startswith("asb-") else key
     if len(digits) in (32, 64) and all(c in "0123456789abcdef" for c in digits):
         v = int(digits[:16], 16)
     else:
         v = int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big")
-    return v - (1 << 64) if v >= 1 << 63 else v
+    v = (v - (1 << 64) if v >= 1 << 63 else v) ^ dataset_salt(dataset)
+    return v
 
 
 def _hex_prefix(keys: np.ndarray, idx: np.ndarray, width: int, skip: int, out, done) -> None:
-    """:func:`key_hash` of the hex keys among ``keys[idx]`` (all ``width`` characters long,
-    hex after ``skip`` characters), written into ``out``; ``done`` marks them."""
+    """The key part of :func:`key_hash` for the hex keys among ``keys[idx]`` (all ``width``
+    characters long, hex after ``skip`` characters), written into ``out``; ``done`` marks them."""
     blob = "".join(keys[idx]).encode("utf-8")
     if len(blob) != width * len(idx):  # some are not ASCII: leave them to key_hash
         return
@@ -76,8 +86,9 @@ def _hex_prefix(keys: np.ndarray, idx: np.ndarray, width: int, skip: int, out, d
     done[idx[ok]] = True
 
 
-def key_hashes(keys: np.ndarray) -> np.ndarray:
-    """:func:`key_hash` of every key (int64), vectorised for Crime IDs and ASB keys."""
+def key_hashes(keys: np.ndarray, dataset: str) -> np.ndarray:
+    """:func:`key_hash` of every key of ``dataset`` (int64), vectorised for Crime IDs and ASB
+    keys."""
     n = len(keys)
     out = np.zeros(n, dtype=np.int64)
     done = np.zeros(n, dtype=bool)
@@ -86,14 +97,15 @@ def key_hashes(keys: np.ndarray) -> np.ndarray:
         idx = np.flatnonzero(lengths == width)
         if len(idx):
             _hex_prefix(keys, idx, width, skip, out, done)
+    out[done] ^= np.int64(dataset_salt(dataset))
     for i in np.flatnonzero(~done):
-        out[i] = key_hash(str(keys[i]))
+        out[i] = key_hash(str(keys[i]), dataset)
     return out
 
 
 def collision_message(a: str, b: str, h: int) -> str:
-    return (f"event keys {a!r} and {b!r} share the 64-bit key hash {h}; the store "
-            "cannot hold both (odds of a few in a million per 10 million events): please report it")
+    return (f"events {a} and {b} share the 64-bit key hash {h}; the store cannot hold both "
+            "(odds of a few in a million per 10 million events): please report it")
 
 
 def hash_collision(keys: np.ndarray, hashes: np.ndarray) -> str:
@@ -104,7 +116,7 @@ def hash_collision(keys: np.ndarray, hashes: np.ndarray) -> str:
     first = {}
     for h, k in zip(hashes[dup].tolist(), keys[dup].tolist(), strict=True):
         if h in first and first[h] != k:
-            return collision_message(first[h], k, h)
+            return collision_message(repr(first[h]), repr(k), h)
         first.setdefault(h, k)
     return ""
 
@@ -217,9 +229,13 @@ class EventBatch:
         (:attr:`guardian.data.policeuk.ParsedFile.place_codes`), if any."""
         n = len(ev["event_id"])
         keys = np.asarray(ev["event_id"], dtype=object)
+        names = ev["dataset"]
+        if np.ndim(names) and len(set(np.asarray(names, dtype=object).tolist())) > 1:
+            raise ValueError("an event batch holds one dataset")
+        dataset = str(names if np.ndim(names) == 0 else (names[0] if n else ""))
         cols: dict[str, np.ndarray | Coded] = {
             "event_key": keys,
-            "key_hash": key_hashes(keys),
+            "key_hash": key_hashes(keys, dataset),
             "source_line": np.asarray(ev["line"], dtype=np.int64),
         }
         const: dict[str, object] = {}

@@ -135,7 +135,7 @@ class _Loader:
 
     def __init__(self, conn: Connection, slow_ms: int = 0) -> None:
         self.conn = conn
-        self.keys: dict[int, set[int]] = {}  # dataset -> hashes of keys stored by this load
+        self.keys: set[int] = set()  # hashes of the keys this load has stored (all datasets)
         self.touched: set[int] = set()
         self.slow_ms = slow_ms  # test hook: pause between writes so a test can kill us
         self.deferred: list[Index] = []
@@ -176,11 +176,11 @@ class _Loader:
             .returning(Dataset.id)
         ).scalar_one()
 
-    def seen_before(self, dataset_id: int, hashes: list[int]) -> np.ndarray:
-        """Which of ``hashes`` the dataset already holds: stored before this load (looked up
-        through the unique index, 500 at a time) or loaded earlier in it (kept here). On a
-        first load the table started empty, so only the second kind exists."""
-        loaded = self.keys.setdefault(dataset_id, set())
+    def seen_before(self, hashes: list[int]) -> np.ndarray:
+        """Which of ``hashes`` are stored already: before this load (looked up through the
+        unique index, 500 at a time) or earlier in it (kept here). On a first load the table
+        started empty, so only the second kind exists."""
+        loaded = self.keys
         seen = np.zeros(len(hashes), dtype=bool)
         if not loaded.isdisjoint(hashes):
             seen = np.fromiter((h in loaded for h in hashes), dtype=bool, count=len(hashes))
@@ -188,18 +188,19 @@ class _Loader:
             found: set[int] = set()
             for i in range(0, len(hashes), 500):
                 found.update(r[0] for r in fetch_raw(self.conn, select(Event.key_hash).where(
-                    Event.dataset_id == dataset_id, Event.key_hash.in_(hashes[i:i + 500]))))
+                    Event.key_hash.in_(hashes[i:i + 500]))))
             if found:
                 seen |= np.fromiter((h in found for h in hashes), dtype=bool, count=len(hashes))
         return seen
 
-    def stored_keys(self, dataset_id: int, hashes: list[int]) -> dict[int, str]:
-        """The stored key of each of ``hashes`` (only asked when a file repeats stored ones)."""
-        out: dict[int, str] = {}
+    def stored_keys(self, hashes: list[int]) -> dict[int, tuple[int, str]]:
+        """The stored (dataset id, key) of each of ``hashes`` (asked only when a file repeats
+        stored ones)."""
+        out: dict[int, tuple[int, str]] = {}
         for i in range(0, len(hashes), 500):
-            rows = self.conn.execute(select(Event.key_hash, Event.event_key).where(
-                Event.dataset_id == dataset_id, Event.key_hash.in_(hashes[i:i + 500])))
-            out.update((h, k) for h, k in rows)
+            rows = self.conn.execute(select(Event.key_hash, Event.dataset_id, Event.event_key)
+                                     .where(Event.key_hash.in_(hashes[i:i + 500])))
+            out.update((h, (d, k)) for h, d, k in rows)
         return out
 
     def _pause(self) -> None:
@@ -224,7 +225,7 @@ class _Loader:
             report.loaded, report.quarantined, report.duplicates = f.loaded, f.quarantined, f.duplicates
             report.message = f"already loaded from {f.name}"
             return report
-        keys = self.keys.setdefault(ds, set())  # hashes this load has stored
+        keys = self.keys
         if parsed.kind in ("street", "outcomes"):
             # police.uk republishes months: a new file for a force, kind and month replaces
             # the one in force, inside this transaction.
@@ -262,13 +263,16 @@ class _Loader:
             if batch is None:
                 batch = EventBatch.from_columns(parsed.columns, parsed.place_codes)
             hashes = batch.values["key_hash"].tolist()
-            seen = self.seen_before(ds, hashes)
+            seen = self.seen_before(hashes)
             if seen.any():
-                stored = self.stored_keys(ds, batch.values["key_hash"][seen].tolist())
+                stored = self.stored_keys(batch.values["key_hash"][seen].tolist())
                 for h, k in zip(batch.values["key_hash"][seen].tolist(), batch.keys[seen].tolist(),
                                 strict=True):
-                    if stored[h] != k:
-                        raise InputError(f"{src.name}: {collision_message(stored[h], k, h)}")
+                    if stored[h] != (ds, k):
+                        names = dict(c.execute(select(Dataset.id, Dataset.name)).all())
+                        a = f"{stored[h][1]!r} of {names.get(stored[h][0])!r}"
+                        raise InputError(f"{src.name}: "
+                                         f"{collision_message(a, f'{k!r} of {parsed.dataset!r}', h)}")
                 dups += list(zip(batch.lines[seen].tolist(), batch.keys[seen].tolist(), strict=True))
                 batch = batch.take(~seen)
                 pg = pg.take(~seen) if pg is not None else None

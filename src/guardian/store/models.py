@@ -56,8 +56,9 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         # A unique index, not a table constraint, so that a first load into an empty table can
-        # drop it and build it once at the end (SQLite cannot drop a table constraint).
-        Index("uq_events_dataset_key", "dataset_id", "key_hash", unique=True),
+        # drop it and build it once at the end (SQLite cannot drop a table constraint). One
+        # integer column: the dataset is mixed into the hash (see guardian.store.bulk.key_hash).
+        Index("uq_events_key_hash", "key_hash", unique=True),
         # Few indexes on purpose: each one costs at load time. Month filters (the common query)
         # use this one; replacement deletes go by dataset + month + file through it too.
         Index("ix_events_dataset_month", "dataset_id", "month"),
@@ -68,8 +69,9 @@ class Event(Base):
     # their only writer, inserting rows for the dataset and file rows it has just written.
     dataset_id: Mapped[int] = mapped_column(Integer)
     event_key: Mapped[str] = mapped_column(String(100))
-    # 64-bit hash of event_key (guardian.store.bulk.key_hash) carrying the uniqueness: an
-    # integer index builds in half the time of one on 64-character text, and a quarter the size.
+    # 64-bit hash of (dataset, event_key) (guardian.store.bulk.key_hash) carrying the
+    # uniqueness: an integer index builds in a third of the time of one on (dataset, 64-character
+    # text), and is a quarter the size.
     key_hash: Mapped[int] = mapped_column(BigInteger)
     month: Mapped[str] = mapped_column(String(7))
     occurred_local: Mapped[datetime] = mapped_column(DateTime)  # naive, dataset timezone

@@ -5,9 +5,9 @@ Shaped for bulk loading (a 250k-row load spends its time writing rows and indexe
 * A place (map point or extract coordinates, with its LSOA) is stored once in ``places`` and
   events refer to it, instead of every crime repeating seven columns.
 * Uniqueness moves from the (dataset, event_key) table constraint to a unique index on
-  (dataset, key_hash): SQLite cannot drop a table constraint, and a first load into an empty
-  table drops the index and builds it once at the end; an integer index builds in half the
-  time of one on 64-character text.
+  key_hash, a 64-bit hash of the dataset and key: SQLite cannot drop a table constraint, and a
+  first load into an empty table drops the index and builds it once at the end; one integer
+  column builds in a third of the time of (dataset, 64-character text).
 
 Stored events get their hash and place here.
 
@@ -54,7 +54,7 @@ def upgrade() -> None:
             batch.drop_column(c)
         batch.alter_column('key_hash', existing_type=sa.BigInteger(), nullable=False)
         batch.alter_column('place_id', existing_type=sa.Integer(), nullable=False)
-    op.create_index('uq_events_dataset_key', 'events', ['dataset_id', 'key_hash'], unique=True)
+    op.create_index('uq_events_key_hash', 'events', ['key_hash'], unique=True)
 
 
 def _move_places_and_hash(conn) -> None:
@@ -66,7 +66,12 @@ def _move_places_and_hash(conn) -> None:
     if not rows:
         return
     ev = pd.DataFrame(rows, columns=['id', 'dataset_id', 'event_key', *PLACE])
-    ev['key_hash'] = key_hashes(ev['event_key'].to_numpy(dtype=object))
+    datasets = sa.table('datasets', sa.column('id'), sa.column('name'))
+    names = dict(conn.execute(sa.select(datasets.c.id, datasets.c.name)).all())
+    ev['key_hash'] = 0
+    for ds, idx in ev.groupby('dataset_id').groups.items():
+        ev.loc[idx, 'key_hash'] = key_hashes(ev.loc[idx, 'event_key'].to_numpy(dtype=object),
+                                             names.get(ds, ''))
     # One place per distinct (dataset, point, location, LSOA); NULL coordinates compare equal.
     ev['place_id'] = ev.groupby(['dataset_id', *PLACE], dropna=False, sort=False).ngroup() + 1
     first = ev.drop_duplicates('place_id')
@@ -85,7 +90,7 @@ def _move_places_and_hash(conn) -> None:
 
 
 def downgrade() -> None:
-    op.drop_index('uq_events_dataset_key', table_name='events')
+    op.drop_index('uq_events_key_hash', table_name='events')
     with op.batch_alter_table('events') as batch:
         for c in ('x', 'y', 'lon', 'lat'):
             batch.add_column(sa.Column(c, sa.Float(), nullable=True))
