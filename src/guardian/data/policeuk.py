@@ -179,10 +179,6 @@ class ParsedFile:
             return self.table
         return {c: self.table[c].to_numpy() for c in self.table.columns}
 
-    def __len__(self) -> int:
-        t = self.table
-        return len(t) if not isinstance(t, dict) else len(next(iter(t.values()), ()))
-
 
 def asb_key(dataset: str, month: str, fields: tuple[str, ...], occurrence: int) -> str:
     """Stable key for an ASB row (which has no Crime ID).

@@ -122,8 +122,8 @@ def hash_collision(keys: np.ndarray, hashes: np.ndarray) -> str:
 
 
 class Coded:
-    """A text column sent as integer codes into its distinct values: cheap to pickle between
-    processes when values repeat (categories, places, outcomes)."""
+    """A text column as integer codes into its distinct values: cheap to pickle between
+    processes when values repeat (categories, outcomes), and encoded once per value."""
 
     __slots__ = ("codes", "uniq")
 
@@ -302,18 +302,13 @@ class EventBatch:
                           {c: a[used] for c, a in self.places.items()}, self.place_hash[used])
 
 
-def sqlite_time(v) -> str:
-    """A ``datetime64`` as the text SQLite keeps for a naive DateTime."""
-    return pd.Timestamp(v).strftime(TIME_FORMAT)
-
-
 def _sql_literal(v) -> str:
     if v is None:
         return "NULL"
     if isinstance(v, bool | np.bool_):
         return "1" if v else "0"
-    if isinstance(v, np.datetime64):
-        v = sqlite_time(v)
+    if isinstance(v, np.datetime64):  # the text SQLite keeps for a naive DateTime
+        v = pd.Timestamp(v).strftime(TIME_FORMAT)
     if isinstance(v, int | np.integer):
         return str(int(v))
     return "'" + str(v).replace("'", "''") + "'"
