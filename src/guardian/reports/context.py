@@ -22,6 +22,7 @@ import guardian
 from guardian.analysis import harm as harm_mod
 from guardian.analysis import performance as perf
 from guardian.data import geography
+from guardian.data.names import matching_names
 from guardian.data.schema import check_events, empty_events
 from guardian.errors import InputError, NotFound
 
@@ -539,8 +540,7 @@ def context_from_files(
         frames.append(read_street(src.path))
     events = pd.concat(frames, ignore_index=True)
     present = sorted(events["dataset"].unique())
-    low = force.lower()
-    wanted = [d for d in present if d.lower() == low or d.lower().startswith(low)]
+    wanted = matching_names(force, present)
     if len(wanted) != 1:
         raise InputError(f"force {force!r} matches {wanted or 'no'} dataset in the files; "
                          f"datasets present: {present}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, func, select
 
 from guardian.data.months import month_range
+from guardian.data.names import matching_names
 from guardian.errors import InputError, NotFound
 from guardian.store.models import Dataset, Event, SourceFile
 
@@ -40,11 +41,7 @@ def resolve_dataset(engine: Engine, name: str) -> str:
     ``"essex"`` -> ``"Essex Police"``. Raises :class:`NotFound` listing what is loaded.
     """
     names = dataset_names(engine)
-    low = name.strip().lower()
-    for n in names:
-        if n.lower() == low:
-            return n
-    hits = [n for n in names if n.lower().startswith(low)]
+    hits = matching_names(name, names)
     if len(hits) == 1:
         return hits[0]
     if len(hits) > 1:

@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 
 from guardian.analysis.hotspots import StudyArea, harm_spots
 from guardian.data.months import months_back
+from guardian.data.names import matching_names
 from guardian.data.schema import CATEGORIES, empty_events
 from guardian.errors import Conflict, InputError, NotFound
 from guardian.operations.patrols.models import PatrolDay, PatrolPlan, PatrolSpot, PatrolVisit
@@ -158,13 +159,9 @@ def _dataset(conn: Connection, name: str):
 
 
 def _resolve_district(name: str, available: Sequence[str]) -> str:
-    low = str(name).strip().lower()
-    if not low:
+    if not str(name).strip():
         raise InputError("district is empty; give a district name, e.g. 'Southend-on-Sea UA'")
-    for d in available:
-        if d.lower() == low:
-            return d
-    hits = [d for d in available if d.lower().startswith(low)]
+    hits = matching_names(name, available)
     if len(hits) == 1:
         return hits[0]
     if len(hits) > 1:
