@@ -285,18 +285,13 @@ def register(app: typer.Typer) -> None:
         if map_out is not None:
             from dataclasses import replace
 
+            from guardian.analysis.risk.backtest import window_step
             from guardian.reports.maps import render_risk_map
 
             last_end = res.periods["end"].max()
             model = methods[best].clone(grid=res.grid).fit(events, last_end)
-            if win == "month":
-                step = last_end + pd.DateOffset(months=1)
-            elif float(win).is_integer():
-                step = last_end + pd.DateOffset(days=int(win))
-            else:
-                step = last_end + pd.Timedelta(days=float(win))
             # the map carries the name it was back-tested under (e.g. "naive-365d")
-            surface = replace(model.predict(last_end, step), method=best)
+            surface = replace(model.predict(last_end, last_end + window_step(win)), method=best)
             render_risk_map(surface, res.summary_for(best), map_out, mask=res.domain)
             console.print(
                 f"map of {best} for {surface.start.date()}..{surface.end.date()} "

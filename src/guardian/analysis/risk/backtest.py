@@ -40,39 +40,37 @@ def make_estimator(name: str, **params) -> RiskEstimator:
     return METHODS[name](**params)
 
 
+def window_step(window) -> pd.DateOffset | pd.Timedelta:
+    """The length of one window: ``"month"`` (a calendar month) or a number of days.
+
+    Whole days step by calendar day (wall clock), so windows keep starting at midnight across
+    daylight-saving changes; fractional days step by elapsed time.
+    """
+    if window == "month":
+        return pd.DateOffset(months=1)
+    try:
+        days = float(window)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"window must be a number of days or 'month', got {window!r}") from exc
+    if not days > 0:
+        raise InputError(f"window must be a positive number of days, got {window!r}")
+    return pd.DateOffset(days=int(days)) if days.is_integer() else pd.Timedelta(days=days)
+
+
 def rolling_windows(start, end, window, tz) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """Cut-offs and window ends: ``[(c, c + window), ...]`` with ``c < end`` and ``c + window <= end``.
 
-    ``window`` is a number of days or ``"month"`` (calendar months).
+    ``window`` is a number of days or ``"month"`` (calendar months), see :func:`window_step`.
     """
     s, e = as_timestamp(start, tz), as_timestamp(end, tz)
     if e <= s:
         raise InputError(f"back-test end {e.date()} must be after its start {s.date()}")
+    step = window_step(window)
     out = []
-    if window == "month":
-        c = s
-        while True:
-            nxt = c + pd.DateOffset(months=1)
-            if nxt > e:
-                break
-            out.append((c, nxt))
-            c = nxt
-    else:
-        try:
-            days = float(window)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"window must be a number of days or 'month', got {window!r}") from exc
-        if not days > 0:
-            raise InputError(f"window must be a positive number of days, got {window!r}")
-        # whole days step by calendar day (wall clock), so windows keep starting at midnight
-        # across daylight-saving changes; fractional days step by elapsed time
-        step = (
-            pd.DateOffset(days=int(days)) if float(days).is_integer() else pd.Timedelta(days=days)
-        )
-        c = s
-        while c + step <= e:
-            out.append((c, c + step))
-            c = c + step
+    c = s
+    while c + step <= e:
+        out.append((c, c + step))
+        c = c + step
     if not out:
         raise InputError(
             f"no whole {window!r} window fits between {s.date()} and {e.date()}; widen the range"
