@@ -14,7 +14,7 @@ import time
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import delete, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 import guardian.operations.cocoons.models  # noqa: F401  (whole schema for compare_metadata)
@@ -197,11 +197,31 @@ def test_first_load_rebuilds_the_events_indexes(engine):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         names = {i["name"] for i in inspect(conn).get_indexes("events")}
+        assert inspect(conn).get_pk_constraint("events")["constrained_columns"] == ["id"]
     assert {"uq_events_key_hash", "ix_events_dataset_month"} <= names
     # The rebuilt unique index still refuses a second copy of a stored key.
     with pytest.raises(IntegrityError), engine.begin() as conn:
         row = conn.execute(select(Event.__table__).limit(1)).mappings().one()
         conn.execute(insert(Event.__table__).values({k: v for k, v in row.items() if k != "id"}))
+    # The rebuilt primary key refuses a second row with a stored id ...
+    copy = {**row, "key_hash": row["key_hash"] ^ 1, "event_key": "copy"}
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(Event.__table__).values(copy))
+    # ... and ids the database gives later come after those the load gave.
+    with engine.begin() as conn:
+        top = conn.execute(select(func.max(Event.id))).scalar_one()
+        new = conn.execute(insert(Event.__table__).values({k: v for k, v in copy.items() if k != "id"})
+                           .returning(Event.id)).scalar_one()
+        assert new > top
+        conn.execute(delete(Event.__table__).where(Event.id == new))
+    # A later load (ids from the sequence, row by row) follows on from them too.
+    (rep,) = ingest(engine, [ESSEX / "2021-10-essex-street.csv.gz"])
+    with engine.connect() as conn:
+        ids = conn.execute(select(Event.id).where(Event.source_file_id == select(func.max(
+            Event.source_file_id)).scalar_subquery())).scalars().all()
+        n = conn.execute(select(func.count()).select_from(Event)).scalar_one()
+        assert conn.execute(select(func.count(func.distinct(Event.id)))).scalar_one() == n
+    assert len(ids) == rep.loaded > 0 and min(ids) > top
 
 
 def test_ctrl_c_mid_load_rolls_back(sqlite_engine, monkeypatch):

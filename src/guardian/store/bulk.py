@@ -7,7 +7,7 @@ over columns (numpy arrays, constants kept once), and each database gets its fas
 * SQLite: one ``executemany`` per file with the file's constant columns written into the
   statement, so only the varying values are bound row by row.
 * PostgreSQL: ``COPY ... FORMAT binary``, whose payload the worker encodes with numpy; the main
-  process only writes in the dataset, file and place ids (fixed offsets in every row) and
+  process only writes in the row, dataset, file and place ids (fixed offsets in every row) and
   sends it.
 
 A batch carries its distinct places (point, location, LSOA) once, with each row's index into
@@ -420,15 +420,17 @@ def place_rows(places: dict[str, np.ndarray]) -> list[tuple]:
 
 PG_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 PG_TRAILER = b"\xff\xff"
-# COPY column order: the three ids first, at fixed offsets in every row, so the main process
-# can write them into a payload the worker encoded before the ids existed.
+# COPY column order: the four ids first, at fixed offsets in every row, so the main process
+# can write them into a payload the worker encoded before the ids existed. The row's own id is
+# one of them: given by the loader, the server evaluates no sequence default per row.
 # The text columns police.uk files hold constant (month, precision) and the keys (64 or 36
 # ASCII characters) come next, so that for most rows they fold into the fixed-width block.
-PG_COLUMNS = ("dataset_id", "source_file_id", "place_id", "source_line", "key_hash",
+PG_COLUMNS = ("id", "dataset_id", "source_file_id", "place_id", "source_line", "key_hash",
               "occurred_local", "dwelling", "month", "time_precision", "event_key", "category",
               "outcome")
-_PG_TEXT = PG_COLUMNS[7:]
-_ID_OFFSETS = (2 + 4, 2 + 8 + 4, 2 + 16 + 4)  # value bytes of the three ids in a row
+_PG_TEXT = PG_COLUMNS[8:]
+_N_IDS = 4
+_ID_OFFSETS = tuple(2 + 8 * i + 4 for i in range(_N_IDS))  # value bytes of the ids in a row
 _PG_EPOCH = np.datetime64("2000-01-01T00:00:00", "us")
 _NULL = np.frombuffer(struct.pack(">i", -1), dtype=np.uint8)
 
@@ -451,13 +453,15 @@ class PgCopy:
         starts = len(PG_HEADER) + np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         return PgCopy(PG_HEADER + body + PG_TRAILER, starts[: len(keep)])
 
-    def with_ids(self, dataset_id: int, source_file_id: int, place_ids: np.ndarray) -> bytes:
-        """The payload with every row's dataset, file and place id written in (``place_ids``
-        per row)."""
+    def with_ids(self, event_ids: np.ndarray, dataset_id: int, source_file_id: int,
+                 place_ids: np.ndarray) -> bytes:
+        """The payload with every row's own id, dataset, file and place id written in
+        (``event_ids`` and ``place_ids`` per row)."""
         buf = bytearray(self.payload)
         arr = np.frombuffer(buf, dtype=np.uint8)
         n = len(self.row_starts)
-        values = (np.full(n, dataset_id), np.full(n, source_file_id), np.asarray(place_ids))
+        values = (np.asarray(event_ids), np.full(n, dataset_id), np.full(n, source_file_id),
+                  np.asarray(place_ids))
         for off, v in zip(_ID_OFFSETS, values, strict=True):
             pos = (self.row_starts + off)[:, None] + np.arange(4)
             arr[pos] = v.astype(">i4").view(np.uint8).reshape(n, 4)
@@ -546,8 +550,8 @@ def pg_copy_binary(batch: EventBatch) -> PgCopy:
         idx = np.flatnonzero(shape == code)
         m = len(idx)
         null, klen = bool(null_dw[idx[0]]), int(key_len[idx[0]])
-        ids = np.zeros((m, 24), dtype=np.uint8)  # dataset, file and place id: written later
-        ids[:, 3] = ids[:, 11] = ids[:, 19] = 4  # their length words
+        ids = np.zeros((m, 8 * _N_IDS), dtype=np.uint8)  # the ids: written in later
+        ids[:, 3::8] = 4  # their length words
         parts = [np.broadcast_to(head, (m, 2)), ids, _fixed(batch.lines[idx], ">i4", 4),
                  _fixed(batch.values["key_hash"][idx], ">i8", 8), _fixed(micros[idx], ">i8", 8),
                  np.broadcast_to(_NULL, (m, 4)) if null else

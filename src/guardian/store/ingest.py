@@ -7,7 +7,6 @@ mid-load leaves the store exactly as before.
 
 from __future__ import annotations
 
-import csv
 import io
 import os
 import sqlite3
@@ -20,7 +19,24 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Index, and_, delete, func, insert, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    String,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from guardian.data.extract import ExtractMapping, parse_extract
 from guardian.data.policeuk import ParsedFile, parse_police_uk, warm_up
@@ -130,6 +146,19 @@ def _start_parsing(sources: list[Source], mapping: ExtractMapping | None, worker
     return map(_parse, jobs), None
 
 
+def _pg_type(t) -> str:
+    """The PostgreSQL type a binary COPY sends for a column of SQLAlchemy type ``t``
+    (varchar takes text's binary form)."""
+    for kind, name in ((BigInteger, "int8"), (Integer, "int4"), (Float, "float8"),
+                       (Boolean, "bool"), (DateTime, "timestamp"), (String, "text")):
+        if isinstance(t, kind):
+            return name
+    raise TypeError(f"no binary COPY type for {t!r}")
+
+
+_EVENTS_PK = "pk_events"  # the naming convention's name (guardian.store.base)
+
+
 class _Loader:
     """One transaction's worth of loading. Keeps per-dataset key sets to count duplicates."""
 
@@ -143,6 +172,8 @@ class _Loader:
         self.places: dict[int, KnownPlaces] = {}
         self.next_place: int | None = None
         self.places_added = False
+        self.dropped_pk = False
+        self.next_event: int | None = None  # first load on PostgreSQL: next event id to give
 
     def defer_indexes(self) -> None:
         """On a first load (``events`` empty) drop its indexes; :meth:`build_indexes` makes
@@ -159,11 +190,36 @@ class _Loader:
         for index in sorted(Event.__table__.indexes, key=lambda i: i.name):
             index.drop(self.conn)
             self.deferred.append(index)
+        if self.conn.dialect.name == "postgresql":
+            # The primary key's index too (SQLite's is the rowid itself, free): maintained row
+            # by row it cost a quarter of the server's COPY time; built once it costs 0.06 s.
+            self.conn.execute(text(f"ALTER TABLE events DROP CONSTRAINT {_EVENTS_PK}"))
+            self.dropped_pk = True
 
     def build_indexes(self) -> None:
+        if self.dropped_pk:
+            self.conn.execute(text(f"ALTER TABLE events ADD CONSTRAINT {_EVENTS_PK} PRIMARY KEY (id)"))
+            self.dropped_pk = False
         for index in self.deferred:
             index.create(self.conn)
         self.deferred = []
+
+    def event_ids(self, n: int) -> np.ndarray:
+        """Ids for ``n`` new events on PostgreSQL, from the ``events`` id sequence.
+
+        A first load holds ``events`` locked (its indexes are dropped), so nobody else can take
+        ids meanwhile: it takes one and counts on from it, and :meth:`finish_events` moves the
+        sequence past the last. Any other load asks the sequence for each id.
+        """
+        if self.started_empty:
+            if self.next_event is None:
+                self.next_event = self.conn.execute(
+                    text("SELECT nextval(pg_get_serial_sequence('events', 'id'))")).scalar_one()
+            first, self.next_event = self.next_event, self.next_event + n
+            return np.arange(first, first + n, dtype=np.int64)
+        return np.array(self.conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence('events', 'id')) "
+                 "FROM generate_series(1, :n)"), {"n": n}).scalars().all(), dtype=np.int64)
 
     def dataset_id(self, name: str, kind: str, crs: str, tz: str) -> int:
         row = self.conn.execute(select(Dataset.id, Dataset.crs).where(Dataset.name == name)).first()
@@ -338,11 +394,12 @@ class _Loader:
                 cur.close()
         elif dialect == "postgresql":
             pg = pg if pg is not None else pg_copy_binary(batch)
+            payload = pg.with_ids(self.event_ids(len(batch)), ds, fid, place_ids[batch.place])
             dbapi = self.conn.connection.driver_connection
             with dbapi.cursor() as cur:
                 sql = f"COPY events ({', '.join(PG_COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
                 with cur.copy(sql) as cp:
-                    cp.write(pg.with_ids(ds, fid, place_ids[batch.place]))
+                    cp.write(payload)
         else:
             cols = [c for c in COLUMNS if c in batch.values]
             rows = [{**dict(zip(cols, r, strict=True)), **batch.const,
@@ -351,11 +408,15 @@ class _Loader:
                                      place_ids[batch.place].tolist(), strict=True)]
             self.conn.execute(insert(Event), rows)
 
-    def finish_places(self) -> None:
-        """Bring PostgreSQL's id sequence for ``places`` past the ids given here."""
-        if self.places_added and self.conn.dialect.name == "postgresql":
-            self.conn.execute(text("SELECT setval(pg_get_serial_sequence('places', 'id'), "
-                                   "(SELECT max(id) FROM places))"))
+    def finish_ids(self) -> None:
+        """Bring PostgreSQL's id sequences for ``places`` and ``events`` past the ids given
+        here."""
+        if self.conn.dialect.name != "postgresql":
+            return
+        for table, given in (("places", self.places_added), ("events", self.next_event is not None)):
+            if given:
+                self.conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                       f"(SELECT max(id) FROM {table}))"))
 
     def _bulk(self, table, cols: tuple[str, ...], rows: Iterable[tuple]) -> None:
         """Multi-row insert of small tables (places, outcomes, quarantine, duplicates): COPY
@@ -365,18 +426,15 @@ class _Loader:
             return
         dialect = self.conn.dialect.name
         if dialect == "postgresql":
-            # COPY in CSV form with every string quoted; None is written as a quoted "" too,
-            # and FORCE_NULL turns that into NULL in the nullable columns (none of which
-            # holds empty strings).
-            buf = io.StringIO()
-            csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(rows)
+            # Binary COPY, rows encoded by the driver (in C): a third of the time of writing
+            # CSV (the float repr) and having the server parse it, for 20k places.
             dbapi = self.conn.connection.driver_connection
             with dbapi.cursor() as cur:
-                nullable = [c for c in cols if table.c[c].nullable]
-                force_null = f", FORCE_NULL ({', '.join(nullable)})" if nullable else ""
-                sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv{force_null})"
+                sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN WITH (FORMAT binary)"
                 with cur.copy(sql) as cp:
-                    cp.write(buf.getvalue())
+                    cp.set_types([_pg_type(table.c[c].type) for c in cols])
+                    for row in rows:
+                        cp.write_row(row)
         elif dialect == "sqlite":
             marks = ", ".join(["?"] * len(cols))
             self.conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})",
@@ -457,10 +515,15 @@ def ingest(
                 if progress is not None:
                     progress(rep)
             loader.build_indexes()
-            loader.finish_places()
+            loader.finish_ids()
             loader.apply_outcomes()
             if conn.dialect.name == "postgresql":
-                # Planner statistics for the columns queries filter and join on.
+                # Planner statistics for the columns queries filter and join on, from the
+                # moment the load commits. A sample of 9,000 rows (statistics target 30, not
+                # 100: 0.03 s, not 0.09 s, for 254k rows) keeps every value of the columns
+                # filtered on (15 months, 14 categories here) among the most common values;
+                # autovacuum analyses with the server's own target once the load has landed.
+                conn.execute(text("SET LOCAL default_statistics_target = 30"))
                 conn.execute(text("ANALYZE events (dataset_id, month, category, place_id, "
                                   "source_file_id, key_hash)"))
     finally:
