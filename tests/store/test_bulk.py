@@ -175,3 +175,33 @@ def test_parser_place_codes_give_the_same_places_as_the_columns():
         assert np.asarray(same, dtype=bool).all(), c
     # and the codes group rows exactly as the columns do
     assert (pd.factorize(fast.place)[0] == pd.factorize(slow.place)[0]).all()
+
+
+def test_known_places_found_by_hash_confirmed_by_value():
+    from guardian.store.bulk import KnownPlaces, place_hashes
+
+    def places(*rows):
+        cols = list(zip(*rows, strict=True))
+        return {c: np.array(v, dtype=float if c in ("x", "y", "lon", "lat") else object)
+                for c, v in zip(PLACE_COLUMNS, cols, strict=True)}
+
+    a = (1.0, 2.0, 0.1, 51.0, "On or near A", "E01000001", "A 001A")
+    b = (np.nan, np.nan, np.nan, np.nan, "No Location", "", "")
+    c = (3.0, 4.0, 0.2, 52.0, "On or near C", "E01000002", "C 002B")
+    known = KnownPlaces(np.array([10, 11]), places(a, b))
+    batch = places(c, b, a)
+    ids, new = known.resolve(batch, place_hashes(batch), next_id=12)
+    assert ids.tolist() == [12, 11, 10] and new.tolist() == [True, False, False]
+    # c is known now, under the id it was given
+    again = places(c)
+    ids, new = known.resolve(again, place_hashes(again), next_id=13)
+    assert ids.tolist() == [12] and not new.any()
+    # a different place arriving with a known place's hash is refused, naming both
+    with pytest.raises(ValueError, match="share the 64-bit hash"):
+        known.resolve(places((9.0, 9.0, 9.0, 9.0, "Elsewhere", "", "")),
+                      place_hashes(places(a)), next_id=13)
+    # two stored places with one hash can only be a collision: refused, not guessed
+    twice = KnownPlaces(np.array([1, 2]), places(a, c))
+    twice.hashes = twice.hashes[[0, 0]]
+    with pytest.raises(ValueError, match="share a 64-bit place hash"):
+        twice.resolve(batch, place_hashes(batch), next_id=3)
