@@ -205,3 +205,23 @@ def test_known_places_found_by_hash_confirmed_by_value():
     twice.hashes = twice.hashes[[0, 0]]
     with pytest.raises(ValueError, match="share a 64-bit place hash"):
         twice.resolve(batch, place_hashes(batch), next_id=3)
+
+
+def test_packed_text_gives_back_the_values_it_packed():
+    import pickle
+
+    from guardian.store.bulk import PackedText
+
+    values = np.array(["a" * 64, "", "é-ключ", "asb-" + "b" * 32, "x,y\n'z'"], dtype=object)
+    packed = pickle.loads(pickle.dumps(PackedText.of(values)))
+    assert len(packed) == 5
+    assert packed[np.ones(5, dtype=bool)].tolist() == values.tolist()
+    mask = np.array([False, True, True, False, True])
+    assert packed[mask].tolist() == values[mask].tolist()
+    assert packed[np.array([4, 0])].tolist() == [values[4], values[0]]
+    assert packed[np.zeros(5, dtype=bool)].tolist() == []
+    # in a batch, cutting rows decodes the kept keys
+    b = EventBatch(5, {"event_key": packed, "key_hash": np.arange(5), "source_line": np.arange(5)},
+                   place=np.zeros(5, dtype=np.int32), places={c: np.zeros(1) for c in PLACE_COLUMNS},
+                   place_hash=np.zeros(1, dtype=np.int64))
+    assert b.take(~mask).keys.tolist() == values[~mask].tolist()

@@ -47,6 +47,7 @@ from guardian.store.bulk import (
     PG_COLUMNS,
     EventBatch,
     KnownPlaces,
+    PackedText,
     PgCopy,
     collision_message,
     hash_collision,
@@ -115,7 +116,8 @@ def _parse(args: tuple[Source, ExtractMapping | None, str]):
         return parsed, batch, None
     # PostgreSQL gets the encoded rows; the main process needs only keys, hashes and lines.
     pg = pg_copy_binary(batch)
-    ids = {c: batch.values[c] for c in ("event_key", "key_hash", "source_line")}
+    ids = {"event_key": PackedText.of(batch.keys),
+           **{c: batch.values[c] for c in ("key_hash", "source_line")}}
     return parsed, EventBatch(batch.n, ids, place=batch.place, places=batch.places,
                               place_hash=batch.place_hash), pg
 
