@@ -165,9 +165,13 @@ class PackedText:
 
     @classmethod
     def of(cls, values) -> PackedText:
-        enc = [str(v).encode("utf-8") for v in values]
-        return cls(b"".join(enc), np.cumsum(np.fromiter(map(len, enc), dtype=np.int64,
-                                                        count=len(enc))))
+        blob = "".join(values).encode("utf-8")  # values are str
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        if len(blob) != lengths.sum():  # not all ASCII: characters are not bytes
+            enc = [v.encode("utf-8") for v in values]
+            blob = b"".join(enc)
+            lengths = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
+        return cls(blob, np.cumsum(lengths))
 
     def __len__(self) -> int:
         return len(self.ends)
