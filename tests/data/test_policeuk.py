@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
 
+import numpy as np
 import pytest
 
 from conftest import ESSEX
@@ -166,6 +168,26 @@ def test_asb_keys_are_stable_and_distinct_for_identical_rows():
     assert a.events["event_id"].tolist() == b.events["event_id"].tolist()
     assert not a.duplicates  # two identical ASB rows are two incidents
     assert asb_key("D", "2021-12", ("a",), 0) != asb_key("D", "2021-12", ("a",), 1)
+    # pinned: stored keys must not change between versions
+    assert asb_key("D", "2021-12", ("a", "b"), 1) == "asb-" + hashlib.sha1(
+        b"D\x1f2021-12\x1fa\x1fb\x1f1").hexdigest()[:32]
+
+
+def test_asb_occurrence_numbers_count_equal_rows_in_order():
+    from guardian.data.policeuk import _occurrence, asb_keys
+
+    assert _occurrence(["a", "b", "a", "c", "b", "a"]).tolist() == [0, 0, 1, 0, 1, 2]
+    assert _occurrence([]).tolist() == []
+    rng = np.random.default_rng(3)
+    vals = [str(v) for v in rng.integers(0, 40, 2000)]
+    seen: dict[str, int] = {}
+    brute = []
+    for v in vals:  # by hand: how many equal values came before
+        brute.append(seen.get(v, 0))
+        seen[v] = brute[-1] + 1
+    assert _occurrence(vals).tolist() == brute
+    cols = [vals, ["x"] * len(vals)]
+    assert asb_keys("D", "2021-12", cols) == asb_keys("D", "2021-12", cols, brute)
 
 
 def test_not_a_police_uk_file_is_a_clear_error():
