@@ -31,7 +31,7 @@ from pyproj import Transformer
 
 REPO = Path(__file__).resolve().parents[1]
 ESSEX = REPO / "data" / "police_uk_street_essex"
-HARM_CSV = REPO / "src" / "guardian" / "analysis" / "data" / "harm_index_v1.csv"
+HARM_CSV = REPO / "src" / "guardian" / "data" / "reference" / "harm_index_v1.csv"
 LSOA_CSV = REPO / "src" / "guardian" / "data" / "reference" / "lsoa2011.csv.gz"
 DISTRICT = "Southend-on-Sea UA"
 WINDOW = [f"2021-{m:02d}" for m in range(3, 13)]  # what a 12-month window before 2022-01 finds

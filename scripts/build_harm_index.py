@@ -11,7 +11,7 @@ Usage::
     .venv/bin/python scripts/build_harm_index.py [../shared/data/home_office_prc_pfa_2017_18]
 
 With the shared folder present the offence counts are re-extracted from
-``prc-pfa-201718_new.csv.gz`` into ``src/guardian/analysis/data/prc_offence_counts_2017_18.csv``;
+``prc-pfa-201718_new.csv.gz`` into ``src/guardian/data/reference/prc_offence_counts_2017_18.csv``;
 without it the shipped counts file is used. The per-offence weights
 (``css_offence_weights_v1.csv``) are hand-compiled and documented in ``harm_index_v1.md``.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "src" / "guardian" / "analysis" / "data"
+DATA = ROOT / "src" / "guardian" / "data" / "reference"
 SRC = (
     Path(sys.argv[1])
     if len(sys.argv) > 1

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ESSEX
 from guardian.analysis import performance as perf
+from guardian.data.geography import comparison_groups_config
 from guardian.data.schema import ASB
 from guardian.errors import InputError
 
@@ -207,7 +208,7 @@ def test_district_rates_hand_values_and_unallocated_rows():
 
 
 def test_shipped_comparison_group_for_essex_is_dated_and_sourced():
-    g = perf.comparison_group("essex")
+    g = perf.comparison_group("essex", comparison_groups_config())
     assert g.force == "Essex"
     assert g.members[:5] == ("Kent", "Hampshire", "Sussex", "Thames Valley", "Avon and Somerset")
     assert g.as_of and "HMICFRS" in g.source
@@ -223,12 +224,24 @@ def test_comparison_group_config_and_unknown_force():
             }
         }
     }
-    g = perf.comparison_group("Kent", config=cfg)
+    g = perf.comparison_group("Kent", cfg)
     assert g.members == ("Essex", "Sussex")  # the force itself is never its own peer
     with pytest.raises(InputError, match="no comparison group"):
-        perf.comparison_group("Gwent", config=cfg)
+        perf.comparison_group("Gwent", cfg)
     with pytest.raises(InputError, match="no members"):
-        perf.comparison_group("Kent", config={"groups": {"Kent": {"members": ["Kent"]}}})
+        perf.comparison_group("Kent", {"groups": {"Kent": {"members": ["Kent"]}}})
+
+
+def test_comparison_groups_file_of_a_force_and_bad_files(tmp_path):
+    own = tmp_path / "groups.toml"
+    own.write_text('[groups.Kent]\nmembers = ["Essex", "Sussex"]\nas_of = "2024-01-01"\nsource = "ours"\n')
+    g = perf.comparison_group("kent", comparison_groups_config(own))
+    assert g.members == ("Essex", "Sussex") and g.source == "ours"
+    with pytest.raises(InputError, match="does not exist"):
+        comparison_groups_config(tmp_path / "missing.toml")
+    (tmp_path / "bad.toml").write_text("groups = [\n")
+    with pytest.raises(InputError, match="not a TOML file"):
+        comparison_groups_config(tmp_path / "bad.toml")
 
 
 def test_rank_in_group_hand_values():

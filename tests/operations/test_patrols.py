@@ -31,7 +31,7 @@ from guardian.store.ingest import ingest
 
 REPO = Path(__file__).resolve().parents[2]
 ESSEX = REPO / "data" / "police_uk_street_essex"
-HARM_CSV = REPO / "src" / "guardian" / "analysis" / "data" / "harm_index_v1.csv"
+HARM_CSV = REPO / "src" / "guardian" / "data" / "reference" / "harm_index_v1.csv"
 LSOA_CSV = REPO / "src" / "guardian" / "data" / "reference" / "lsoa2011.csv.gz"
 SOUTHEND = "Southend-on-Sea UA"
 Q4 = ["2021-10", "2021-11", "2021-12"]

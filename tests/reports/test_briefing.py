@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 import guardian
 from conftest import ESSEX
-from guardian.analysis import harm as harm_mod
 from guardian.analysis.performance import ComparisonGroup
+from guardian.data import harm_table
 from guardian.data.schema import ASB, CRIME_CATEGORIES, EVENT_COLUMNS
 from guardian.errors import NotFound
 from guardian.reports.briefing import SECTIONS, build_briefing
@@ -138,7 +138,7 @@ def test_districts_rates_and_totals(essex):
 def test_harm_total_and_concentration_brute_force(essex):
     h = essex["sections"]["harm"]
     raw = raw_counts(ESSEX / "2021-12-essex-street.csv.gz")
-    w = harm_mod.load_harm_weights().weights
+    w = harm_table.load_harm_weights().weights
     total = sum(raw.get(c, 0) * w[c] for c in CRIME_CATEGORIES)
     assert h["total"] == pytest.approx(total)
     pop = h["population"]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import ESSEX
-from guardian.analysis import harm as harm_mod
+from guardian.data import harm_table
 from guardian.data.schema import ASB, POLICE_GENERATED
 from guardian.reports.briefing import SECTIONS, build_briefing
 from guardian.reports.briefing import cocoons as cocoon_section
@@ -99,7 +99,7 @@ def _recount_month(engine, month):
 
     ev = events_frame(engine, dataset="Essex Police", start_month=month, end_month=month)
     ev = ev[~ev["category"].isin(list(POLICE_GENERATED) + [ASB]) & ev["x"].notna()]
-    w = harm_mod.load_harm_weights("harm_index_v1").weights
+    w = harm_table.load_harm_weights("harm_index_v1").weights
     ev = ev.assign(
         gx=np.floor(ev["x"] / 150.0).astype(int),
         gy=np.floor(ev["y"] / 150.0).astype(int),

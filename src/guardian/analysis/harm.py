@@ -1,6 +1,6 @@
 """Crime harm: weighting offences by a published severity index, and the concentration of harm.
 
-Guardian ships one harm table, ``harm_index_v1`` (``analysis/data/harm_index_v1.csv``, notes and
+Guardian ships one harm table, ``harm_index_v1`` (``data/reference/harm_index_v1.csv``, notes and
 citations in ``harm_index_v1.md``): ONS Crime Severity Score (CSS) weights per Home Office offence
 code, mapped onto the 13 police.uk crime categories by the count-weighted mean
 
@@ -10,8 +10,8 @@ over the offence codes ``c`` that police.uk publishes under the category, with c
 Home Office police recorded crime tables for 2017/18 (England and Wales). Anti-social behaviour is
 not a notifiable offence and has no CSS weight: harm is computed for crime only.
 
-Every function here is pure: frames in, frames or frozen dataclasses out. Only
-:func:`load_harm_weights` reads the table shipped inside the package.
+Every function here is pure: frames in, frames or frozen dataclasses out. The table itself is
+read by :func:`guardian.data.harm_table.load_harm_weights` (I/O lives in ``data``).
 
 Notes
 -----
@@ -22,144 +22,18 @@ Index: measuring total harm from crime based on sentencing guidelines", Policing
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from guardian.data.schema import ASB, CATEGORIES, CATEGORY_LOOKUP, CRIME_CATEGORIES
-from guardian.errors import InputError
-
-DEFAULT_VERSION = "harm_index_v1"
-
-CATEGORY_CAVEAT = (
-    "A category weight is the national average severity of the offences police.uk publishes "
-    "under that category (2017/18 offence mix). It hides the offence mix within the category: "
-    "an area with more serious offences inside a category than the national mix has its harm "
-    "understated, and the reverse. Anti-social behaviour has no weight (not a notifiable offence)."
+from guardian.data.harm_table import HarmWeights
+from guardian.data.schema import (
+    CATEGORIES,
+    CRIME_CATEGORIES,
+    normalise_category,
 )
-
-def normalise_category(name: str) -> str:
-    """police.uk category in canonical spelling (``"Violence and Sexual Offences"`` -> ``"Violence
-    and sexual offences"``); raise :class:`InputError` for an unknown name."""
-    key = str(name).strip().lower()
-    if key not in CATEGORY_LOOKUP:
-        raise InputError(f"unknown police.uk category {name!r}; expected one of {list(CATEGORIES)}")
-    return CATEGORY_LOOKUP[key]
-
-
-@dataclass(frozen=True)
-class HarmWeights:
-    """A harm weight per police.uk crime category.
-
-    Attributes
-    ----------
-    version : str
-        Table version (e.g. ``"harm_index_v1"``); written into every report.
-    weights : dict[str, float]
-        Category -> weight (CSS points: sentence-equivalent days per offence).
-    unit : str
-    source : str
-        Short citation.
-    caveat : str
-        Printed with the table wherever it is used.
-    """
-
-    version: str
-    weights: dict[str, float]
-    unit: str = "CSS points (sentence-equivalent days) per offence"
-    source: str = ""
-    caveat: str = CATEGORY_CAVEAT
-    table: pd.DataFrame | None = field(default=None, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        for cat, w in self.weights.items():
-            if cat not in CRIME_CATEGORIES:
-                raise InputError(
-                    f"harm weight given for {cat!r}, which is not a police.uk crime category; "
-                    f"expected one of {list(CRIME_CATEGORIES)}"
-                )
-            if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
-                raise InputError(f"harm weight for {cat!r} must be a finite number >= 0, got {w!r}")
-        missing = [c for c in CRIME_CATEGORIES if c not in self.weights]
-        if missing:
-            raise InputError(f"harm weights missing for categories {missing}")
-
-    def weight(self, category: str) -> float:
-        """Weight of one category (0 for anti-social behaviour)."""
-        if category == ASB:
-            return 0.0
-        return self.weights[category]
-
-    def to_frame(self) -> pd.DataFrame:
-        """The weight table, one row per category, heaviest first."""
-        if self.table is not None:
-            return self.table.copy()
-        return (
-            pd.DataFrame({"category": list(self.weights), "weight": list(self.weights.values())})
-            .sort_values("weight", ascending=False)
-            .reset_index(drop=True)
-        )
-
-    def to_dict(self) -> dict:
-        return {
-            "version": self.version,
-            "unit": self.unit,
-            "source": self.source,
-            "caveat": self.caveat,
-            "weights": {k: float(v) for k, v in self.weights.items()},
-        }
-
-
-def load_harm_weights(version: str = DEFAULT_VERSION) -> HarmWeights:
-    """Load a harm table: a version shipped with Guardian (``analysis/data/<version>.csv``) or
-    the path of a CSV of your own with columns ``category, weight`` (one row per police.uk crime
-    category; the file's name, without ``.csv``, becomes the version written into reports).
-
-    Raises :class:`InputError` naming the available versions when ``version`` is unknown.
-    """
-    from pathlib import Path
-
-    if str(version).endswith(".csv"):
-        path = Path(version)
-        if not path.is_file():
-            raise InputError(f"harm table file {version!r} does not exist")
-        table = pd.read_csv(path)
-        if not {"category", "weight"} <= set(table.columns):
-            raise InputError(f"{version}: a harm table needs columns 'category' and 'weight'")
-        table["category"] = table["category"].map(normalise_category)
-        return HarmWeights(
-            version=path.stem,
-            weights=dict(zip(table["category"], table["weight"].astype(float), strict=True)),
-            source=f"user table {path}",
-            table=table,
-        )
-    base = resources.files("guardian.analysis") / "data"
-    available = sorted(
-        p.name[:-4]
-        for p in base.iterdir()
-        if p.name.startswith("harm_index_") and p.name.endswith(".csv")
-    )
-    if version not in available:
-        raise InputError(
-            f"harm table {version!r} not found; available: {available}, or give "
-            "the path of a CSV with columns category, weight"
-        )
-    with resources.as_file(base / f"{version}.csv") as path:
-        table = pd.read_csv(path)
-    weights = dict(zip(table["category"], table["weight"].astype(float), strict=True))
-    return HarmWeights(
-        version=version,
-        weights=weights,
-        source=(
-            "ONS Crime Severity Score offence weights (ONS 2016, CSS data tool; per-offence "
-            "values partly approximate, see harm_index_v1.md), mapped to police.uk categories "
-            "weighted by Home Office recorded crime 2017/18 offence counts"
-        ),
-        table=table,
-    )
+from guardian.errors import InputError
 
 
 def build_category_weights(counts: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:

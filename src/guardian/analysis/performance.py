@@ -20,11 +20,8 @@ Conventions
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -558,23 +555,12 @@ class ComparisonGroup:
         }
 
 
-def comparison_group(
-    force: str, *, config: Mapping | None = None, path: Path | None = None
-) -> ComparisonGroup:
-    """The comparison group of ``force`` (short name, e.g. ``"Essex"``).
-
-    Read from ``config`` (a parsed TOML mapping), else from ``path``, else from the table
-    shipped with Guardian (``analysis/data/comparison_groups.toml``). Raises
-    :class:`InputError` naming the configured forces when ``force`` has no group.
+def comparison_group(force: str, config: Mapping) -> ComparisonGroup:
+    """The comparison group of ``force`` (short name, e.g. ``"Essex"``) in ``config``, a parsed
+    comparison-groups table (:func:`guardian.data.geography.comparison_groups_config`: the one
+    shipped with Guardian, or a force's own). Raises :class:`InputError` naming the configured
+    forces when ``force`` has no group.
     """
-    if config is None:
-        if path is not None:
-            with open(path, "rb") as fh:
-                config = tomllib.load(fh)
-        else:
-            ref = resources.files("guardian.analysis") / "data" / "comparison_groups.toml"
-            with resources.as_file(ref) as p, open(p, "rb") as fh:
-                config = tomllib.load(fh)
     groups = config.get("groups", {})
     key = {k.lower(): k for k in groups}.get(force.strip().lower())
     if key is None:

@@ -321,7 +321,7 @@ def register(app: typer.Typer) -> None:
         ((s, e),) = month_periods([month])
         weights = None
         if harm is not None:
-            from guardian.analysis.harm import load_harm_weights
+            from guardian.data.harm_table import load_harm_weights
 
             weights = load_harm_weights(harm).weights
         res = harm_spots(

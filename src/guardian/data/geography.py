@@ -71,6 +71,25 @@ def _load_toml(path: Path) -> dict:
         return tomllib.load(fh)
 
 
+def comparison_groups_config(path: Path | None = None) -> dict:
+    """The comparison groups table (forces and their most similar forces): the one shipped
+    with Guardian (``reference/comparison_groups.toml``: default groups after the HMICFRS
+    most-similar-group concept, each with its date and source), or the TOML file at ``path``.
+
+    Raises :class:`InputError` when ``path`` does not exist or is not TOML.
+    """
+    if path is None:
+        ref = resources.files("guardian.data") / "reference" / "comparison_groups.toml"
+        with resources.as_file(ref) as p:
+            return _load_toml(p)
+    if not Path(path).is_file():
+        raise InputError(f"comparison groups file {str(path)!r} does not exist")
+    try:
+        return _load_toml(Path(path))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not a TOML file ({exc})") from exc
+
+
 def district_grouping(force: str, home: Path | None = None) -> dict[str, str]:
     """Map local authority name -> policing district name for a force.
 

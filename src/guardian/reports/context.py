@@ -19,9 +19,8 @@ from typing import Any
 import pandas as pd
 
 import guardian
-from guardian.analysis import harm as harm_mod
 from guardian.analysis import performance as perf
-from guardian.data import geography
+from guardian.data import geography, harm_table
 from guardian.data.names import matching_names
 from guardian.data.schema import check_events, empty_events
 from guardian.errors import InputError, NotFound
@@ -70,7 +69,7 @@ class Params:
     """
 
     baseline_year: int = perf.DEFAULT_BASELINE_YEAR
-    harm_version: str = harm_mod.DEFAULT_VERSION
+    harm_version: str = harm_table.DEFAULT_VERSION
     harm_target: float = 0.75
     anomaly: dict = field(default_factory=lambda: dict(DEFAULT_ANOMALY))
     trend_months: int = 39
@@ -180,7 +179,7 @@ class BriefingContext:
     params: Params
     group: perf.ComparisonGroup | None
     group_datasets: dict[str, str]
-    harm_weights: harm_mod.HarmWeights
+    harm_weights: harm_table.HarmWeights
     version: str = guardian.__version__
     generated_at: str = ""
     counts: pd.DataFrame | None = field(default=None, repr=False)
@@ -356,7 +355,7 @@ def context_from_frames(
         params=params,
         group=group or None,
         group_datasets=group_datasets,
-        harm_weights=harm_mod.load_harm_weights(params.harm_version),
+        harm_weights=harm_table.load_harm_weights(params.harm_version),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         counts=counts,
     )
@@ -368,7 +367,7 @@ def _group_members(force: str, group, datasets) -> tuple:
     short = geography.force_short_name(force)
     if group is True:
         try:
-            group = perf.comparison_group(short)
+            group = perf.comparison_group(short, geography.comparison_groups_config())
         except InputError:
             group = None
     members: dict[str, str] = {}
@@ -485,7 +484,7 @@ def gather_context(
         params=params,
         group=group or None,
         group_datasets=group_datasets,
-        harm_weights=harm_mod.load_harm_weights(params.harm_version),
+        harm_weights=harm_table.load_harm_weights(params.harm_version),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         counts=monthly_counts(engine, wanted),
         district_counts=dcounts,

@@ -12,7 +12,7 @@ The rules (``docs/patrols.md`` explains them for users)
   south-to-north / west-to-east). Categories default to street violence
   (:data:`~guardian.operations.patrols.planning.DEFAULT_PATROL_CATEGORIES`); police-generated
   categories (drugs, possession of weapons) are excluded unless asked, and the plan says so.
-* **Harm**: each offence weighted by the shipped harm table (:mod:`guardian.analysis.harm`,
+* **Harm**: each offence weighted by the shipped harm table (:mod:`guardian.data.harm_table`,
   ``harm_index_v1``: ONS Crime Severity Score per police.uk category); ``harm_table=None`` gives
   plain counts. The plan states which.
 * **Dosage**: on a patrol day each spot gets ``visits_per_day`` visits of ``minutes`` (default 3
@@ -43,6 +43,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from guardian.analysis.hotspots import StudyArea, harm_spots
+from guardian.data.harm_table import load_harm_weights
 from guardian.data.months import months_back
 from guardian.data.names import matching_names
 from guardian.data.schema import CATEGORIES, empty_events
@@ -173,10 +174,6 @@ def _harm_weights(harm_table: str | None) -> tuple[dict[str, float] | None, str,
     """Weights per category (ASB 0), a sentence saying what harm is, and the table version."""
     if harm_table is None:
         return None, "counts: every offence weighs 1 (no harm table asked for)", None
-    try:
-        from guardian.analysis.harm import load_harm_weights
-    except ImportError:  # pragma: no cover - the module ships with Guardian
-        return None, "counts: every offence weighs 1 (guardian.analysis.harm not available)", None
     hw = load_harm_weights(harm_table)
     weights = {c: float(hw.weight(c)) for c in CATEGORIES}
     basis = (f"harm: {hw.version} ({hw.unit}); {hw.source}. Category weights hide the offence "
