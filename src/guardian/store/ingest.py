@@ -210,7 +210,7 @@ class _Loader:
         """Ids for ``n`` new events on PostgreSQL, from the ``events`` id sequence.
 
         A first load holds ``events`` locked (its indexes are dropped), so nobody else can take
-        ids meanwhile: it takes one and counts on from it, and :meth:`finish_events` moves the
+        ids meanwhile: it takes one and counts on from it, and :meth:`finish_ids` moves the
         sequence past the last. Any other load asks the sequence for each id.
         """
         if self.started_empty:
