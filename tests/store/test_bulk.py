@@ -103,6 +103,9 @@ def test_key_hash_of_crime_ids_asb_keys_and_free_text():
                      "asb-" + "é" * 32, "asx-" + "b" * 32, "asb-" + "B" * 32, "b" * 36], dtype=object)
     assert key_hashes(keys, "Kent Police").tolist() == [key_hash(k, "Kent Police") for k in keys]
     assert len(set(key_hashes(keys, "Kent Police").tolist())) == len(keys)
+    # a batch of Crime IDs only (the all-hex shortcut) agrees with the one-by-one definition
+    ids = np.array([hashlib.sha256(str(i).encode()).hexdigest() for i in range(50)], dtype=object)
+    assert key_hashes(ids, "Kent Police").tolist() == [key_hash(k, "Kent Police") for k in ids]
 
 
 def test_batch_keeps_shared_values_once():

@@ -41,6 +41,7 @@ _NIBBLE = np.full(256, 255, dtype=np.uint8)
 _NIBBLE[np.frombuffer(b"0123456789", dtype=np.uint8)] = np.arange(10)
 _NIBBLE[np.frombuffer(b"abcdef", dtype=np.uint8)] = np.arange(10, 16)
 _SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)  # 16 hex digits, most significant first
+_HEX_DIGITS = b"0123456789abcdef"
 
 
 def dataset_salt(dataset: str) -> int:
@@ -77,10 +78,15 @@ def _hex_prefix(keys: np.ndarray, idx: np.ndarray, width: int, skip: int, out, d
     if len(blob) != width * len(idx):  # some are not ASCII: leave them to key_hash
         return
     b = np.frombuffer(blob, dtype=np.uint8).reshape(-1, width)
-    nib = _NIBBLE[b[:, skip:]]
-    ok = (nib != 255).all(axis=1)
-    if skip:
-        ok &= (b[:, :skip] == np.frombuffer(b"asb-", dtype=np.uint8)).all(axis=1)
+    if not skip and not blob.translate(None, _HEX_DIGITS):
+        # All hex (every police.uk Crime ID): one pass in C instead of a table lookup per byte.
+        ok = np.ones(len(b), dtype=bool)
+        nib = _NIBBLE[b[:, :16]]
+    else:
+        nib = _NIBBLE[b[:, skip:]]
+        ok = (nib != 255).all(axis=1)
+        if skip:
+            ok &= (b[:, :skip] == np.frombuffer(b"asb-", dtype=np.uint8)).all(axis=1)
     first = nib[ok, :16].astype(np.uint64) << _SHIFTS
     out[idx[ok]] = np.bitwise_or.reduce(first, axis=1).view(np.int64)
     done[idx[ok]] = True
@@ -382,7 +388,8 @@ def place_hashes(places: dict[str, np.ndarray]) -> np.ndarray:
     """64-bit hash (int64) of each place over all ``PLACE_COLUMNS`` (pandas' fixed-key hash,
     the same in every process)."""
     frame = pd.DataFrame({c: places[c] for c in PLACE_COLUMNS})
-    return pd.util.hash_pandas_object(frame, index=False).to_numpy().view(np.int64)
+    # categorize=False: the same hashes, a third faster on columns with few repeats.
+    return pd.util.hash_pandas_object(frame, index=False, categorize=False).to_numpy().view(np.int64)
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
