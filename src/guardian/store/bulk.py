@@ -413,6 +413,7 @@ class KnownPlaces:
         self.cols = {c: np.asarray(places[c], dtype=float if c in _FLOAT else object)
                      for c in PLACE_COLUMNS}
         self.hashes = place_hashes(self.cols)
+        self.checked = False  # stored hashes found unique
 
     def resolve(self, places: dict[str, np.ndarray], hashes: np.ndarray,
                 next_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -425,8 +426,10 @@ class KnownPlaces:
             Naming two different places that share a hash (odds like those of event keys).
         """
         known = pd.Index(self.hashes)
-        if not known.is_unique:  # places are stored once each: only a collision does this
+        # Checked once: places added later are new by hash and distinct within their batch.
+        if not self.checked and not known.is_unique:  # stored once each: only a collision
             raise ValueError("two stored places share a 64-bit place hash; please report it")
+        self.checked = True
         pos = known.get_indexer(hashes)  # -1: not known
         hit = pos >= 0
         if hit.any():
