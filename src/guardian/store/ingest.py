@@ -158,9 +158,6 @@ def _pg_type(t) -> str:
     raise TypeError(f"no binary COPY type for {t!r}")
 
 
-_EVENTS_PK = "pk_events"  # the naming convention's name (guardian.store.base)
-
-
 class _Loader:
     """One transaction's worth of loading. Keeps per-dataset key sets to count duplicates."""
 
@@ -174,7 +171,7 @@ class _Loader:
         self.places: dict[int, KnownPlaces] = {}
         self.next_place: int | None = None
         self.places_added = False
-        self.dropped_pk = False
+        self.dropped_pk: str | None = None  # name of the primary key dropped for a first load
         self.next_event: int | None = None  # first load on PostgreSQL: next event id to give
 
     def defer_indexes(self) -> None:
@@ -195,13 +192,17 @@ class _Loader:
         if self.conn.dialect.name == "postgresql":
             # The primary key's index too (SQLite's is the rowid itself, free): maintained row
             # by row it cost a quarter of the server's COPY time; built once it costs 0.06 s.
-            self.conn.execute(text(f"ALTER TABLE events DROP CONSTRAINT {_EVENTS_PK}"))
-            self.dropped_pk = True
+            self.dropped_pk = self.conn.execute(text(
+                "SELECT conname FROM pg_constraint WHERE conrelid = 'events'::regclass "
+                "AND contype = 'p'")).scalar()
+            if self.dropped_pk:
+                self.conn.execute(text(f'ALTER TABLE events DROP CONSTRAINT "{self.dropped_pk}"'))
 
     def build_indexes(self) -> None:
         if self.dropped_pk:
-            self.conn.execute(text(f"ALTER TABLE events ADD CONSTRAINT {_EVENTS_PK} PRIMARY KEY (id)"))
-            self.dropped_pk = False
+            self.conn.execute(text(f'ALTER TABLE events ADD CONSTRAINT "{self.dropped_pk}" '
+                                   "PRIMARY KEY (id)"))
+            self.dropped_pk = None
         for index in self.deferred:
             index.create(self.conn)
         self.deferred = []
