@@ -95,6 +95,51 @@ def test_duplicates_across_files_are_stored_once_and_counted(engine, tmp_path, t
     assert rep.rows_read == rep.loaded + rep.quarantined + rep.duplicates
 
 
+def test_two_first_loads_at_once_on_postgres_count_each_others_rows(engine, tmp_path, monkeypatch):
+    """Two loads start on an empty store: the second waits for the first and then loads as into
+    a filled store, so a crime both files hold is a duplicate, not a clash at index build."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time")
+    import threading
+
+    import guardian.store.ingest as ing
+
+    lines = gzip.decompress(DEC.read_bytes()).decode("utf-8-sig").splitlines()
+    moved = [lines[0]] + [ln.replace(",2021-12,", ",2021-10,", 1) for ln in lines[1:]]
+    other = tmp_path / "2021-10-essex-street.csv"
+    other.write_text("\n".join(moved) + "\n")
+    first_has_begun = threading.Event()
+    defer, build = ing._Loader.defer_indexes, ing._Loader.build_indexes
+
+    def defer_then_signal(self):
+        defer(self)
+        if threading.current_thread().name == "first":
+            first_has_begun.set()
+
+    def build_slowly(self):
+        if threading.current_thread().name == "first":
+            time.sleep(1.5)  # the second load arrives meanwhile
+        build(self)
+
+    monkeypatch.setattr(ing._Loader, "defer_indexes", defer_then_signal)
+    monkeypatch.setattr(ing._Loader, "build_indexes", build_slowly)
+    out = {}
+    first = threading.Thread(name="first", target=lambda: out.update(a=ingest(engine, [DEC], workers=1)))
+    first.start()
+    assert first_has_begun.wait(30)
+    (rep,) = ingest(engine, [other], workers=1)
+    first.join()
+    crimes = sum(1 for ln in lines[1:] if not ln.startswith(","))
+    assert out["a"][0].loaded == 14815 and rep.duplicates == crimes
+    assert rep.loaded + rep.quarantined + rep.duplicates == rep.rows_read
+    with engine.connect() as conn:
+        assert inspect(conn).get_pk_constraint("events")["constrained_columns"] == ["id"]
+        names = {i["name"] for i in inspect(conn).get_indexes("events")}
+        n = conn.execute(select(func.count()).select_from(Event)).scalar_one()
+    assert {"uq_events_key_hash", "ix_events_dataset_month"} <= names
+    assert n == 14815 + rep.loaded
+
+
 def test_outcomes_attach_latest_to_crime(engine, tmp_path):
     ingest(engine, [DEC], workers=1)
     ev = events_frame(engine, dataset="Essex Police", categories=["Burglary"])
