@@ -76,6 +76,7 @@ def test_outside_force_area_rows_are_quarantined_with_reason():
         (9, "Pickpocketing", "unknown crime type"),
         (0, "", "missing Crime ID"),
         (0, "xyz123", "malformed Crime ID"),
+        (0, "g" * 64, "malformed Crime ID"),  # the right length, not hex
         (4, "east", "longitude 'east' is not a number"),
         (5, "", "only one of longitude/latitude"),
         (5, "0.0", "outside Great Britain"),
@@ -147,6 +148,15 @@ def test_a_long_and_a_short_line_with_the_right_comma_total_are_both_quarantined
     assert [(q.line, q.reason) for q in parsed.quarantined] == [
         (5, "expected 12 fields, got 13"), (10, "expected 12 fields, got 11")]
     assert parsed.rows_read == 14815 and len(parsed.events) == 14813
+
+
+def test_upper_case_crime_ids_are_loaded_lower_case():
+    lines = _lines()
+    i = _first(lines, lambda f: f[9] == "Burglary" and f[4] != "")
+    cid = next(csv.reader([lines[i]]))[0]
+    parsed = _parse(_edit(lines, i, 0, cid.upper()))
+    assert not parsed.quarantined and cid.upper() != cid
+    assert (parsed.events["event_id"] == cid).sum() == 1
 
 
 def test_duplicate_crime_id_in_a_file_is_counted_once():
