@@ -5,9 +5,7 @@ Skipped when Debian's ``chromium`` is not installed (``apt-get install -y chromi
 
 from __future__ import annotations
 
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -16,37 +14,16 @@ import pytest
 from conftest import ESSEX
 from guardian.reports.context import context_from_frames, sources_from_files
 from guardian.reports.render import write_briefing
+from headless import CHROMIUM, console_lines, run_chromium
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
 
 def screenshot(
     page: Path, png: Path, profile: Path, *, width: int = 1100, height: int = 2400
 ) -> list[str]:
     """Render ``page`` with headless Chromium into ``png``; return the console lines it logged."""
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--hide-scrollbars",
-        f"--window-size={width},{height}",
-        f"--screenshot={png}",
-        page.resolve().as_uri(),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-2000:]
-    return [line for line in res.stderr.splitlines() if ":CONSOLE" in line or "CONSOLE(" in line]
+    res = run_chromium(page, profile, f"--window-size={width},{height}", f"--screenshot={png}")
+    return console_lines(res.stderr)
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -20,10 +19,10 @@ from conftest import ESSEX
 from guardian.reports.context import context_from_frames
 from guardian.reports.interactive import leaflet_dir, render_map_html
 from guardian.reports.render import write_briefing
+from headless import CHROMIUM, console_lines, run_chromium
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_leaflet = pytest.mark.skipif(
     leaflet_dir() is None, reason="Leaflet not installed: run `npm ci` in the repository"
 )
@@ -38,50 +37,18 @@ def _briefing_dir(tmp_path: Path) -> dict:
     return write_briefing(ctx, tmp_path / "out", pdf=False)
 
 
+# No network at all: any request for a tile or a script fails and logs an error.
+_OFFLINE = ("--virtual-time-budget=3000", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
+
+
 def _shoot(page: Path, png: Path, profile: Path, *, width=1200, height=900) -> tuple[list, str]:
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--hide-scrollbars",
-        f"--window-size={width},{height}",
-        "--virtual-time-budget=3000",
-        # no network at all: any request for a tile or a script would fail and log an error
-        "--proxy-server=127.0.0.1:9",
-        "--proxy-bypass-list=<-loopback>",
-        f"--screenshot={png}",
-        page.resolve().as_uri(),
-    ]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr[-2000:]
-    lines = [ln for ln in res.stderr.splitlines() if ":CONSOLE" in ln or "CONSOLE(" in ln]
-    return lines, res.stderr
+    res = run_chromium(page, profile, f"--window-size={width},{height}", *_OFFLINE,
+                       f"--screenshot={png}")
+    return console_lines(res.stderr), res.stderr
 
 
 def _dump_dom(page: Path, profile: Path) -> str:
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=3000",
-        "--proxy-server=127.0.0.1:9",
-        "--dump-dom",
-        page.resolve().as_uri(),
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    return run_chromium(page, profile, *_OFFLINE, "--dump-dom", check=False).stdout
 
 
 @needs_leaflet
