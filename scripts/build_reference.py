@@ -1,6 +1,10 @@
-"""Rebuild the shipped LSOA reference table from ../shared/data/uk_lsoa2011_lookup_population.
+"""Rebuild the shipped LSOA reference table (``src/guardian/data/reference/lsoa2011.csv.gz``).
 
-Run once by a developer; the output is committed under src/guardian/data/reference/.
+Inputs: the ONS 2011 Census LSOA file from ``uk_lsoa2011_lookup_population`` (argument 1, default
+``../shared/data/uk_lsoa2011_lookup_population``) and the shipped authority -> force table
+``src/guardian/data/reference/lad2011_pfa.csv``. The crime-sim-toolkit lookup in the same folder,
+when present, is used only as a cross-check. Fails (exit 1, the reasons printed) instead of dropping
+rows. Run by a developer; the output is committed.
 """
 
 from __future__ import annotations
@@ -10,26 +14,33 @@ from pathlib import Path
 
 import pandas as pd
 
-SRC = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/uk_lsoa2011_lookup_population")
-OUT = Path("src/guardian/data/reference/lsoa2011.csv.gz")
+from guardian.data import reference_build as rb
 
-lk = pd.read_csv(SRC / "PoliceforceLSOA.csv.gz", dtype=str).drop(columns=["Unnamed: 0"])
-lk = lk.rename(
-    columns={
-        "Local authority code": "lad_code",
-        "Local authority name": "lad_name",
-        "LSOA Code": "lsoa_code",
-        "LSOA Name": "lsoa_name",
-        "Police_force": "force",
-    }
-)[["lsoa_code", "lsoa_name", "lad_code", "lad_name", "force"]]
-pop = pd.read_csv(SRC / "census_2011_population_hh.csv.gz", dtype=str, thousands=",")
-pop = pop.iloc[:, [6, 9, 14]]
-pop.columns = ["lsoa_code", "population", "households"]
-for c in ("population", "households"):
-    pop[c] = pd.to_numeric(pop[c].str.replace(",", ""), errors="coerce").astype("Int64")
-df = lk.merge(pop.drop_duplicates("lsoa_code"), on="lsoa_code", how="left")
-df = df.dropna(subset=["force"]).sort_values("lsoa_code")
-df.to_csv(OUT, index=False, compression={"method": "gzip", "mtime": 0})
-print(len(df), "rows ->", OUT, df.population.isna().sum(), "without population")
-print(df.groupby("force").size().to_string())
+SRC = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/uk_lsoa2011_lookup_population")
+REF = Path("src/guardian/data/reference")
+
+
+def main() -> int:
+    try:
+        census = rb.read_census(SRC / "census_2011_population_hh.csv.gz")
+        lads = rb.read_authorities(REF / "lad2011_pfa.csv")
+        cross = None
+        if (SRC / "PoliceforceLSOA.csv.gz").exists():
+            lk = pd.read_csv(SRC / "PoliceforceLSOA.csv.gz", dtype=str)
+            cross = lk.rename(columns={"Local authority code": "lad_code", "Police_force": "force"})
+        table = rb.build_lsoa_table(census, lads, cross_check=cross)
+        rb.check_england_and_wales(table)
+    except rb.ReferenceBuildError as exc:
+        print(f"build_reference: refused: {exc}", file=sys.stderr)
+        return 1
+    out = REF / "lsoa2011.csv.gz"
+    rb.write_lsoa_table(table, out)
+    per = table.groupby("force").agg(lsoas=("lsoa_code", "size"), population=("population", "sum"))
+    print(f"{len(table):,} LSOAs, {table['force'].nunique()} forces, "
+          f"{int(table['population'].sum()):,} persons -> {out}")
+    print(per.to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

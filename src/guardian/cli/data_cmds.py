@@ -93,7 +93,12 @@ def register(app: typer.Typer) -> None:
             console.print("The store is empty: load data with `guardian ingest PATH`.")
             return
         console.print(status_table(st))
-        console.print(f"store: {get_settings().database_url}")
+        settings = get_settings()
+        console.print(f"store: {settings.database_url}")
+        from guardian.data.population import active_population
+
+        console.print(f"population for rates: {active_population(settings.home).describe()} "
+                      f"(per force: `guardian reference`)")
 
     @app.command("quarantine")
     def quarantine_cmd(

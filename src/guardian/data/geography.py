@@ -22,25 +22,55 @@ POPULATION_VINTAGE = "ONS 2011 Census usual residents (LSOA 2011)"
 OUTSIDE = "Outside force area"
 
 _SUFFIXES = re.compile(r"\s+(police service|constabulary|police)$", re.IGNORECASE)
-_SPECIAL = {
-    "metropolitan police service": "Metropolitan Police",
-    "city of london police": "City of London",
-    "dyfed-powys police": "Dyfed-Powys",
-}
+
+
+def _key(name: str) -> str:
+    return " ".join(str(name).strip().lower().replace("&", " and ").replace("_", " ").split())
+
+
+@lru_cache(maxsize=1)
+def authority_table() -> pd.DataFrame:
+    """Local authority (2011) -> police force area table.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``lad_code, lad_name, force, force_name, police_uk_id``: one row per 2011
+        local authority of England and Wales (348), each wholly in one of the 43 force areas.
+    """
+    ref = resources.files("guardian.data") / "reference" / "lad2011_pfa.csv"
+    with resources.as_file(ref) as path:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+@lru_cache(maxsize=1)
+def _force_names() -> dict[str, str]:
+    """Every spelling Guardian accepts for a force -> its short name."""
+    out: dict[str, str] = {}
+    forces_ = authority_table().drop_duplicates("force")
+    for row in forces_.itertuples(index=False):
+        for spelling in (row.force, row.force_name, row.police_uk_id,
+                         row.police_uk_id.replace("-", " ")):
+            out[_key(spelling)] = row.force
+        out[_key(_SUFFIXES.sub("", row.force_name))] = row.force
+    out[_key("metropolitan")] = "Metropolitan Police"
+    return out
 
 
 def force_short_name(name: str) -> str:
-    """Short force name as used by the reference table.
+    """Short force name as used by the reference tables.
 
-    ``"Essex Police" -> "Essex"``, ``"Hampshire Constabulary" -> "Hampshire"``,
-    ``"essex" -> "Essex"``.
+    Accepts the short name, the full name as police.uk prints it, or the police.uk force id:
+    ``"Essex Police" -> "Essex"``, ``"Devon & Cornwall Police" -> "Devon and Cornwall"``,
+    ``"metropolitan" -> "Metropolitan Police"``, ``"dyfed-powys" -> "Dyfed-Powys"``. A name that
+    is none of these comes back with a trailing Police / Constabulary / Police Service removed.
     """
-    key = name.strip().lower()
-    if key in _SPECIAL:
-        return _SPECIAL[key]
-    short = _SUFFIXES.sub("", name.strip())
-    known = {f.lower(): f for f in forces()}
-    return known.get(short.lower(), short)
+    names = _force_names()
+    key = _key(name)
+    if key in names:
+        return names[key]
+    short = _SUFFIXES.sub("", str(name).strip())
+    return names.get(_key(short), short)
 
 
 @lru_cache(maxsize=1)
@@ -62,8 +92,8 @@ def lsoa_table() -> pd.DataFrame:
 
 @lru_cache(maxsize=1)
 def forces() -> tuple[str, ...]:
-    """Short names of all forces in the reference table."""
-    return tuple(sorted(lsoa_table()["force"].unique()))
+    """Short names of the 43 territorial forces of England and Wales."""
+    return tuple(sorted(authority_table()["force"].unique()))
 
 
 def _load_toml(path: Path) -> dict:
@@ -90,31 +120,89 @@ def comparison_groups_config(path: Path | None = None) -> dict:
         raise InputError(f"{path}: not a TOML file ({exc})") from exc
 
 
+def _district_config(home: Path | None) -> dict[str, dict]:
+    ref = resources.files("guardian.data") / "reference" / "forces.toml"
+    with resources.as_file(ref) as p:
+        conf = _load_toml(p)
+    districts = dict(conf.get("districts", {}))
+    if home is not None and (home / "forces.toml").exists():
+        try:
+            user = _load_toml(home / "forces.toml")
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"{home / 'forces.toml'}: not a TOML file ({exc})") from exc
+        districts.update(user.get("districts", {}))
+    return {force_short_name(k): v for k, v in districts.items()}
+
+
 def district_grouping(force: str, home: Path | None = None) -> dict[str, str]:
     """Map local authority name -> policing district name for a force.
 
     Reads ``[districts.<force>]`` from the package ``forces.toml`` and, if present,
-    ``home/forces.toml`` (which wins). Authorities not named keep their own name.
+    ``home/forces.toml`` (which wins). A force with no entry has one district per authority. A
+    force that declares districts must put every one of its authorities in exactly one of them.
+
+    Raises
+    ------
+    InputError
+        When a declared grouping names an authority of another force, names one twice, or
+        leaves one out.
     """
     short = force_short_name(force)
-    ref = resources.files("guardian.data") / "reference" / "forces.toml"
-    with resources.as_file(ref) as p:
-        conf = _load_toml(p)
-    if home is not None and (home / "forces.toml").exists():
-        user = _load_toml(home / "forces.toml")
-        conf.setdefault("districts", {}).update(user.get("districts", {}))
-    groups = conf.get("districts", {}).get(short, {})
+    groups = _district_config(home).get(short, {})
     lads = set(lsoa_table().loc[lambda d: d["force"] == short, "lad_name"])
     mapping = {lad: lad for lad in lads}
+    if not groups:
+        return mapping
+    seen: dict[str, str] = {}
     for district, members in groups.items():
+        if isinstance(members, str) or not isinstance(members, list):
+            raise InputError(
+                f"forces.toml: district {district!r} of {short} must list authority names, "
+                f"e.g. {district!r} = [{sorted(lads)[0]!r}]"
+            )
         for lad in members:
             if lad not in lads:
                 raise InputError(
                     f"forces.toml: district {district!r} of {short} lists {lad!r}, which is not a "
                     f"local authority of {short}; expected one of {sorted(lads)}"
                 )
+            if lad in seen:
+                raise InputError(
+                    f"forces.toml: {lad!r} is in two districts of {short}: {seen[lad]!r} and "
+                    f"{district!r}; every authority belongs to exactly one district"
+                )
+            seen[lad] = district
             mapping[lad] = district
+    left = sorted(lads - set(seen))
+    if left:
+        raise InputError(
+            f"forces.toml: the districts of {short} leave out {', '.join(map(repr, left))}; "
+            f"every authority of the force belongs to exactly one district"
+        )
     return mapping
+
+
+def check_district_config(home: Path | None = None) -> dict[str, int]:
+    """Validate every force's district grouping (package and ``home/forces.toml``).
+
+    Returns
+    -------
+    dict
+        Force short name -> number of policing districts, for every force in the tables.
+
+    Raises
+    ------
+    InputError
+        On a grouping for a force that is not one of the 43, or any grouping error of
+        :func:`district_grouping`.
+    """
+    for name in _district_config(home):
+        if force_short_name(name) not in forces():
+            raise InputError(
+                f"forces.toml: [districts.{name}] is not a force of England and Wales; expected "
+                f"one of {list(forces())}"
+            )
+    return {f: len(set(district_grouping(f, home).values())) for f in forces()}
 
 
 def districts_for(lsoa_codes: pd.Series, force: str, home: Path | None = None) -> pd.Series:

@@ -20,7 +20,7 @@ import pandas as pd
 
 import guardian
 from guardian.analysis import performance as perf
-from guardian.data import geography, harm_table
+from guardian.data import geography, harm_table, population
 from guardian.data.names import matching_names
 from guardian.data.schema import check_events, empty_events
 from guardian.errors import InputError, NotFound
@@ -133,6 +133,10 @@ class BriefingContext:
     district_population : DataFrame
         ``district, population`` of the force's policing districts.
     population_vintage : str
+        Which resident figures the rates use (one line; names each force's vintage when they
+        differ).
+    population_vintages : dict
+        Dataset -> the vintage of its population figure.
     quality : dict
         Dataset -> ``{"rows", "quarantined", "duplicates", "gaps"}`` from the store.
     sources : list of dict
@@ -182,6 +186,7 @@ class BriefingContext:
     harm_weights: harm_table.HarmWeights
     version: str = guardian.__version__
     generated_at: str = ""
+    population_vintages: dict[str, str] = field(default_factory=dict)
     counts: pd.DataFrame | None = field(default=None, repr=False)
     district_counts: pd.DataFrame | None = field(default=None, repr=False)
     event_frame: pd.DataFrame | None = field(default=None, repr=False)
@@ -277,12 +282,16 @@ class BriefingContext:
         return [self.force] + [d for d in self.group_datasets.values() if d != self.force]
 
 
-def _population(dataset: str) -> int | None:
-    short = geography.force_short_name(dataset)
+def _district_population(short: str, table: population.PopulationTable) -> pd.DataFrame:
+    """Persons per district of the force from ``table`` when it covers the force, else the
+    2011 Census; empty for a dataset that is not a force of England and Wales."""
     try:
-        return geography.force_population(short)
+        d = table.district_population(short) if table.user_supplied else None
+        if d is None:
+            d = geography.district_population(short)[["district", "population"]]
+        return d
     except InputError:
-        return None
+        return pd.DataFrame({"district": [], "population": []})
 
 
 def context_from_frames(
@@ -298,6 +307,7 @@ def context_from_frames(
     populations: dict[str, int | None] | None = None,
     district_population: pd.DataFrame | None = None,
     counts: pd.DataFrame | None = None,
+    population_table: population.PopulationTable | None = None,
 ) -> BriefingContext:
     """Build a :class:`BriefingContext` from an in-memory event frame.
 
@@ -322,8 +332,11 @@ def context_from_frames(
     counts : DataFrame, optional
         ``dataset, month, category, count`` over all loaded months (see
         :attr:`BriefingContext.counts`); by default computed from ``events``.
+    population_table : PopulationTable, optional
+        Resident figures for rates; the 2011 Census by default.
     """
     check_events(events)
+    table = population_table or population.census_2011()
     params = params or Params()
     events = geography.fill_districts(events)
     present = {str(ds): sorted(sub["month"].unique()) for ds, sub in events.groupby("dataset")}
@@ -334,13 +347,12 @@ def context_from_frames(
     events = events[events["dataset"].isin(keep)]
     if counts is not None:
         counts = counts[counts["dataset"].isin(keep)].reset_index(drop=True)
+    fp = population.force_populations(sorted(set(keep)), table)
+    vintage = fp.describe()
     if populations is None:
-        populations = {ds: _population(ds) for ds in set(keep)}
+        populations = fp.populations
     if district_population is None:
-        try:
-            district_population = geography.district_population(short)[["district", "population"]]
-        except InputError:
-            district_population = pd.DataFrame({"district": [], "population": []})
+        district_population = _district_population(short, table)
     return BriefingContext(
         force=force,
         force_short=short,
@@ -349,7 +361,8 @@ def context_from_frames(
         loaded_months={k: v for k, v in loaded.items() if k in keep},
         populations=populations,
         district_population=district_population,
-        population_vintage=geography.POPULATION_VINTAGE,
+        population_vintage=vintage,
+        population_vintages=fp.vintages,
         quality=quality or {},
         sources=sources or [],
         params=params,
@@ -387,6 +400,7 @@ def gather_context(
     params: Params | None = None,
     group: perf.ComparisonGroup | None | bool = True,
     history_months: int = 48,
+    population_table: population.PopulationTable | None = None,
 ) -> BriefingContext:
     """Gather a briefing's inputs from the store.
 
@@ -406,6 +420,9 @@ def gather_context(
         ``True`` reads the shipped comparison group for the force.
     history_months : int
         How far back ``ctx.events`` reaches (the baseline year is always included).
+    population_table : PopulationTable, optional
+        Resident figures for rates; by default the table in force in ``$GUARDIAN_HOME``
+        (:func:`guardian.data.population.active_population`), else the 2011 Census.
 
     Raises
     ------
@@ -451,10 +468,12 @@ def gather_context(
         for ds in wanted
         for f in status[ds]["files"]
     ]
-    try:
-        district_population = geography.district_population(short)[["district", "population"]]
-    except InputError:
-        district_population = pd.DataFrame({"district": [], "population": []})
+    if population_table is None:
+        from guardian.config import get_settings
+
+        population_table = population.active_population(get_settings().home)
+    fp = population.force_populations(wanted, population_table)
+    district_population = _district_population(short, population_table)
 
     def load_events() -> pd.DataFrame:
         return events_frame(engine, dataset=dataset, start_month=start, end_month=month)
@@ -476,9 +495,10 @@ def gather_context(
         force_short=short,
         month=month,
         loaded_months=loaded,
-        populations={ds: _population(ds) for ds in wanted},
+        populations=fp.populations,
         district_population=district_population,
-        population_vintage=geography.POPULATION_VINTAGE,
+        population_vintage=fp.describe(),
+        population_vintages=fp.vintages,
         quality=quality,
         sources=sources,
         params=params,

@@ -54,7 +54,7 @@ def build(ctx) -> dict:
     return {
         "available": True,
         "month": ctx.month,
-        "population_vintage": ctx.population_vintage,
+        "population_vintage": ctx.population_vintages.get(ctx.force, ctx.population_vintage),
         "rows": known.to_dict(orient="records"),
         "unallocated": other.to_dict(orient="records"),
         "unallocated_note": "Crimes with no location, or mapped by police.uk to an LSOA outside "

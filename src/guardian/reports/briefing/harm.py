@@ -21,7 +21,7 @@ def build(ctx) -> dict:
         "total": total,
         "per_1000": harm_mod.per_1000(total, pop),
         "population": pop,
-        "population_vintage": ctx.population_vintage,
+        "population_vintage": ctx.population_vintages.get(ctx.force, ctx.population_vintage),
         "unit": hw.unit,
         "index": {
             "version": hw.version,
