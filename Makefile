@@ -39,6 +39,8 @@ demo: system-deps-demo $(VENV)/.installed node_modules/.installed
 	$(GUARDIAN) status
 	$(GUARDIAN) cocoons open --force essex --from 2021-11
 	$(GUARDIAN) brief --force essex --month latest --out $(GUARDIAN_HOME)/briefing
+	$(GUARDIAN) users demo
+	@echo "Web app: $(GUARDIAN) serve --as-of 2021-12-31T18:00 and open http://localhost:8000/ (sign in as demo-officer on a phone-sized window for /my, demo-supervisor for the dashboard, with the password printed above)"
 
 test: setup
 	bash scripts/run-tests.sh

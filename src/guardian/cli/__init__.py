@@ -33,9 +33,18 @@ def make_console(min_width: int = 132) -> Console:
 def _register() -> None:
     # Each module adds its commands to ``app``; imported here, not at package import, so that
     # ``import guardian.cli`` stays cheap for tests.
-    from guardian.cli import brief, cocoons, data_cmds, nearrepeat, patrols, reference, risk
+    from guardian.cli import (
+        brief,
+        cocoons,
+        data_cmds,
+        nearrepeat,
+        patrols,
+        reference,
+        risk,
+        web_cmds,
+    )
 
-    for module in (data_cmds, reference, nearrepeat, brief, risk, cocoons, patrols):
+    for module in (data_cmds, reference, nearrepeat, brief, risk, cocoons, patrols, web_cmds):
         module.register(app)
 
 

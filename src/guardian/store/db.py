@@ -50,10 +50,22 @@ def make_engine(url: str) -> Engine:
         # UPDATE or DELETE, so a DDL statement (a load drops and rebuilds indexes) or the
         # reads before the first write would run outside it. SQLAlchemy's recipe: the driver
         # does nothing implicit, and every SQLAlchemy transaction starts with BEGIN.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # A transaction that will write asks for ``immediate`` (see :func:`write_begin`): BEGIN
+        # IMMEDIATE takes the write lock up front, so concurrent writers wait their turn
+        # (busy timeout) instead of failing with "database is locked" when a reader upgrades.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(
+            "BEGIN IMMEDIATE" if conn.get_execution_options().get("immediate") else "BEGIN"))
     else:
         engine = create_engine(url, pool_pre_ping=True)
     return engine
+
+
+def write_begin(bind: Engine | Connection):
+    """A transaction that will write: on an Engine, ``BEGIN IMMEDIATE`` on SQLite (a plain
+    BEGIN elsewhere); on a Connection, a savepoint in its transaction."""
+    if isinstance(bind, Engine):
+        return bind.execution_options(immediate=True).begin()
+    return bind.begin_nested()
 
 
 def migrate(engine: Engine) -> None:

@@ -1,0 +1,1 @@
+"""Guardian's web application: FastAPI app factory, server-rendered pages, JSON API under /api."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
+import guardian.operations.accounts.models  # noqa: F401
+import guardian.operations.audit.models  # noqa: F401
 import guardian.operations.cocoons.models  # noqa: F401
 import guardian.operations.patrols.models  # noqa: F401
+import guardian.operations.tasks.models  # noqa: F401
 import guardian.store.models  # noqa: F401  (register tables)
 from guardian.store.base import Base
 

@@ -1,0 +1,208 @@
+"""Web platform under load, on loopback: the officer's task page and the record-visit POST with
+50 concurrent clients (a bounded asyncio loop of httpx clients), beside a bare FastAPI handler
+returning a constant, served the same way in the same run (the ratio).
+
+Each server runs in its own process (uvicorn, one worker) so the load generator does not share
+its interpreter. Store: Essex 2021-12 (bundled), its cocoons and tasks, plus street-briefing
+tasks for the officer so every POST records a different open task.
+
+Usage: python benchmarks/web.py [--seconds 30] [--clients 50] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+AS_OF = "2021-12-31T18:00:00+00:00"
+PASSWORD = "benchmark password"
+
+
+def bare_app():
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/constant")
+    def constant() -> dict:
+        return {"ok": True}
+
+    return app
+
+
+def _prepare(url: str, n_tasks: int) -> None:
+    from sqlalchemy import insert, select
+
+    from guardian.operations.accounts import service as accounts
+    from guardian.operations.cocoons.service import open_cocoons
+    from guardian.operations.tasks.models import Task
+    from guardian.operations.tasks.service import sync_tasks
+    from guardian.store.db import get_engine
+    from guardian.store.ingest import ingest
+    from guardian.store.models import Dataset
+
+    engine = get_engine(url)
+    ingest(engine, [REPO / "data/police_uk_street_essex/2021-12-essex-street.csv.gz"])
+    as_of = datetime.fromisoformat(AS_OF)
+    open_cocoons(engine, dataset="Essex Police", as_of=as_of)
+    sync_tasks(engine)
+    accounts.add_user(engine, username="bench", password=PASSWORD, role="officer", team="t")
+    now = as_of.astimezone(UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        ds = conn.execute(select(Dataset.id)).scalar_one()
+        rows = [dict(dataset_id=ds, kind="street-briefing", source_ref=f"B-{i}", district="",
+                     place=f"street {i}", area="", sensitive=False, x=570000.0 + i % 500,
+                     y=190000.0 + i // 500, lon=None, lat=None, why="benchmark",
+                     window_start=now + timedelta(days=1), due_at=now + timedelta(days=2),
+                     assignee="bench", team=None, status="open", detail={})
+                for i in range(n_tasks)]
+        for i in range(0, len(rows), 5000):
+            conn.execute(insert(Task), rows[i:i + 5000])
+        # 25 tasks visible on the task page now (the others open tomorrow)
+        ids = conn.execute(select(Task.id).where(Task.kind == "cocoon-visit")
+                           .order_by(Task.id).limit(25)).scalars().all()
+        from sqlalchemy import update
+
+        conn.execute(update(Task).where(Task.id.in_(ids)).values(assignee="bench"))
+    engine.dispose()
+
+
+def _serve(args: list[str], env: dict, port: int) -> subprocess.Popen:
+    log = open(Path(env["GUARDIAN_HOME"]) / f"server-{port}.log", "wb")  # noqa: SIM115
+    p = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=0.5)
+            return p
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    p.kill()
+    raise RuntimeError(f"server on {port} did not start; see {log.name}")
+
+
+async def _load(base: str, method: str, path_of, seconds: float, clients: int,
+                cookies: dict | None = None, csrf: str = "", body_of=None) -> dict:
+    lat: list[float] = []
+    samples: list[str] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, limits=limits,
+                                 timeout=30) as client:
+        async def worker(w: int) -> None:
+            nonlocal errors
+            i = 0
+            while time.perf_counter() < stop:
+                t0 = time.perf_counter()
+                try:
+                    if method == "GET":
+                        r = await client.get(path_of(w, i))
+                    else:
+                        r = await client.post(path_of(w, i), json=body_of(w, i),
+                                              headers={"X-CSRF-Token": csrf})
+                    ok = r.status_code == 200
+                    if not ok and len(samples) < 3:
+                        samples.append(f"{r.status_code} {r.text[:200]}")
+                except httpx.HTTPError as exc:
+                    ok = False
+                    if len(samples) < 3:
+                        samples.append(repr(exc))
+                lat.append(time.perf_counter() - t0)
+                errors += 0 if ok else 1
+                i += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(clients)))
+        wall = time.perf_counter() - t0
+    q = statistics.quantiles(lat, n=100)
+    return {"requests": len(lat), "rps": len(lat) / wall, "p50_ms": q[49] * 1000,
+            "p99_ms": q[98] * 1000, "errors": errors, "samples": samples}
+
+
+def _sign_in(base: str) -> tuple[dict, str]:
+    c = httpx.Client(base_url=base)
+    token = c.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
+    r = c.post("/login", data={"username": "bench", "password": PASSWORD, "csrf": token},
+               follow_redirects=False)
+    assert r.status_code == 303, r.text
+    csrf = c.get("/api/me").json()["csrf"]
+    return dict(c.cookies), csrf
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--database-url", default=None)
+    a = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="guardian-webbench-"))
+    url = a.database_url or f"sqlite:///{home / 'store.db'}"
+    n_tasks = int(a.seconds * 1500) + 1000
+    t0 = time.perf_counter()
+    _prepare(url, n_tasks)
+    print(f"store: {url.split('@')[-1]} ({time.perf_counter() - t0:.0f} s to prepare, "
+          f"{n_tasks:,} briefing tasks); {a.clients} clients, {a.seconds:.0f} s per scenario; "
+          f"2 cores, {datetime.now(UTC):%Y-%m-%d}")
+    env = dict(os.environ, GUARDIAN_HOME=str(home), GUARDIAN_DATABASE_URL=url)
+    py = sys.executable
+    bare = _serve([py, "-m", "uvicorn", "--factory", "web:bare_app", "--port", "18601",
+                   "--log-level", "warning", "--app-dir", str(REPO / "benchmarks")], env, 18601)
+    guardian = str(Path(py).parent / "guardian")
+    app = _serve([guardian, "serve", "--as-of", AS_OF, "--port", "18602", "--insecure-cookies"],
+                 env, 18602)
+    try:
+        base = "http://127.0.0.1:18602"
+        cookies, csrf = _sign_in(base)
+        res = {"bare constant": asyncio.run(_load("http://127.0.0.1:18601", "GET",
+                                                  lambda w, i: "/constant", a.seconds,
+                                                  a.clients))}
+        res["task page GET /my"] = asyncio.run(_load(base, "GET", lambda w, i: "/my", a.seconds,
+                                                     a.clients, cookies))
+        from sqlalchemy import create_engine, select
+
+        from guardian.operations.tasks.models import Task
+
+        eng = create_engine(url)
+        with eng.connect() as c:
+            ids = c.execute(select(Task.id).where(Task.kind == "street-briefing")
+                            .order_by(Task.id)).scalars().all()
+        eng.dispose()
+        per = len(ids) // a.clients
+
+        def path_of(w: int, i: int) -> str:
+            return f"/api/tasks/{ids[w * per + i % per]}/outcome"
+
+        res["record visit POST"] = asyncio.run(_load(
+            base, "POST", path_of, a.seconds, a.clients, cookies, csrf,
+            body_of=lambda w, i: {"outcome": "briefed", "key": uuid.uuid4().hex}))
+    finally:
+        for p in (bare, app):
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    ref = res["bare constant"]["rps"]
+    print(f"{'scenario':<22}{'requests':>10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+          f"{'vs bare':>9}")
+    for k, r in res.items():
+        print(f"{k:<22}{r['requests']:>10,}{r['rps']:>9.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+              f"{r['errors']:>8}{r['rps'] / ref:>9.2f}")
+        for smp in r["samples"]:
+            print(f"  error sample ({k}): {smp}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""CLI: serve the web app; users; the audit log export; task synchronisation."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from datetime import UTC, datetime
+
+import typer
+from rich.table import Table
+
+from guardian.cli import make_console
+from guardian.errors import InputError
+
+
+def func_count():
+    from sqlalchemy import func
+
+    return func.count()
+
+console = make_console()
+
+
+def _when(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        d = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{option} {text!r} is not a date/time (e.g. 2026-01-01 or "
+                         "2026-01-01T09:00+00:00)") from exc
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def register(app: typer.Typer) -> None:
+    """Add serve, users, audit and tasks."""
+    users = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
+    audit_app = typer.Typer(help="The audit log of personal data.", no_args_is_help=True)
+    tasks_app = typer.Typer(help="The one task list.", no_args_is_help=True)
+    app.add_typer(users, name="users")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(tasks_app, name="tasks")
+
+    @app.command("serve")
+    def serve(host: str = typer.Option("127.0.0.1", "--host"),
+              port: int = typer.Option(8000, "--port"),
+              as_of: str = typer.Option(None, "--as-of", help="The app's clock (historical "
+                                        "data); default now."),
+              insecure_cookies: bool = typer.Option(False, "--insecure-cookies",
+                                                    help="Cookies without Secure (plain http "
+                                                    "on a host other than localhost).")) -> None:
+        """Start the web app (FastAPI + Uvicorn) on the store."""
+        import uvicorn
+
+        from guardian.web.app import create_app
+
+        web = create_app(as_of=_when(as_of, "--as-of"), secure_cookies=not insecure_cookies)
+        console.print(f"Guardian on http://{host}:{port}/ (sign in: `guardian users add`)")
+        uvicorn.run(web, host=host, port=port, log_level="warning")
+
+    @users.command("add")
+    def add(username: str, role: str = typer.Option(..., "--role"),
+            name: str = typer.Option("", "--name"), team: str = typer.Option(None, "--team"),
+            password_env: str = typer.Option(None, "--password-env",
+                                             help="Read the password from this environment "
+                                                  "variable (scripts); else prompt.")) -> None:
+        """Add a user (password prompted, or from --password-env)."""
+        from guardian.operations.accounts import service as accounts
+        from guardian.store.db import get_engine
+
+        if password_env:
+            pw = os.environ.get(password_env)
+            if not pw:
+                raise InputError(f"environment variable {password_env} is empty or unset")
+        else:
+            pw = getpass.getpass("password: ")
+        u = accounts.add_user(get_engine(), username=username, password=pw, role=role,
+                              display_name=name, team=team)
+        console.print(f"added {u.username} ({u.role}{', team ' + u.team if u.team else ''})")
+
+    @users.command("demo")
+    def demo(force: str = typer.Option("essex", "--force"),
+             tasks_for_officer: int = typer.Option(12, "--tasks")) -> None:
+        """Create demo accounts (officer, supervisor, partner, admin) with one new random
+        password, sync tasks, and give the officer the latest cocoon visits. For trying the
+        app on the bundled data; never on a live force's store."""
+        import secrets
+
+        from sqlalchemy import select, update
+
+        from guardian.errors import Conflict
+        from guardian.operations.accounts import service as accounts
+        from guardian.operations.tasks import service as tasks
+        from guardian.operations.tasks.models import Task
+        from guardian.store.db import get_engine
+
+        engine = get_engine()
+        pw = "demo-" + secrets.token_urlsafe(9)
+        made = []
+        for name, role, team in (("demo-officer", "officer", "demo-team"),
+                                 ("demo-supervisor", "supervisor", "demo-team"),
+                                 ("demo-partner", "partner", None), ("demo-admin", "admin", None)):
+            try:
+                accounts.add_user(engine, username=name, password=pw, role=role, team=team,
+                                  display_name=name.replace("-", " ").title())
+                made.append(name)
+            except Conflict:
+                pass
+        tasks.sync_tasks(engine)
+        with engine.begin() as conn:
+            mine = conn.execute(select(func_count()).select_from(Task).where(
+                Task.assignee == "demo-officer")).scalar_one()
+            if mine == 0:
+                ids = conn.execute(select(Task.id).where(Task.kind == "cocoon-visit",
+                                                         Task.status == "open")
+                                   .order_by(Task.due_at.desc(), Task.id)
+                                   .limit(tasks_for_officer)).scalars().all()
+                conn.execute(update(Task).where(Task.id.in_(ids)).values(assignee="demo-officer"))
+        if made:
+            console.print(f"demo accounts {', '.join(made)}; password: {pw}")
+        else:
+            console.print("demo accounts exist already (passwords unchanged)")
+
+    @users.command("list")
+    def list_(as_json: bool = typer.Option(False, "--json")) -> None:
+        """Every account."""
+        from guardian.operations.accounts import service as accounts
+        from guardian.store.db import get_engine
+
+        rows = [u.to_dict() for u in accounts.list_users(get_engine())]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        t = Table(title="Users")
+        for c in ("username", "display_name", "role", "team", "active"):
+            t.add_column(c)
+        for r in rows:
+            t.add_row(*[str(r[c] if r[c] is not None else "") for c in
+                        ("username", "display_name", "role", "team", "active")])
+        console.print(t)
+
+    @users.command("disable")
+    def disable(username: str) -> None:
+        """Disable a user and end their sessions."""
+        from guardian.operations.accounts import service as accounts
+        from guardian.store.db import get_engine
+
+        u = accounts.disable_user(get_engine(), username=username)
+        console.print(f"disabled {u.username}")
+
+    @users.command("set-role")
+    def set_role(username: str, role: str) -> None:
+        """Change a user's role (their sessions end)."""
+        from guardian.operations.accounts import service as accounts
+        from guardian.store.db import get_engine
+
+        u = accounts.set_role(get_engine(), username=username, role=role)
+        console.print(f"{u.username} is now {u.role}")
+
+    @audit_app.command("export")
+    def export(start: str = typer.Option(None, "--from"), end: str = typer.Option(None, "--to"),
+               fmt: str = typer.Option("csv", "--format", help="csv or json")) -> None:
+        """Print audit entries with from <= time < to (UTC unless an offset is given)."""
+        from guardian.operations.audit import service as audit
+        from guardian.store.db import get_engine
+
+        rows = audit.entries(get_engine(), start=_when(start, "--from"), end=_when(end, "--to"))
+        if fmt == "json":
+            typer.echo(json.dumps(rows, indent=2))
+        elif fmt == "csv":
+            typer.echo(audit.to_csv(rows), nl=False)
+        else:
+            raise InputError(f"--format {fmt!r}: csv or json")
+
+    @tasks_app.command("sync")
+    def sync() -> None:
+        """Create tasks for cocoon visits and patrol days that have none yet."""
+        from guardian.operations.tasks import service as tasks
+        from guardian.store.db import get_engine
+
+        made = tasks.sync_tasks(get_engine())
+        console.print(f"tasks created: {made['cocoon-visit']:,} cocoon visits, "
+                      f"{made['patrol-visit']:,} patrol days")

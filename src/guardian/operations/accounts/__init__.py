@@ -1,0 +1,1 @@
+"""Accounts: users, roles, passwords (argon2), sessions, login throttling."""

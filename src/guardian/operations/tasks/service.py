@@ -1,0 +1,362 @@
+"""Tasks: the one list an officer works from.
+
+Cocoon visits (``V-<id>``) and patrol days (``D-<id>``) are copied into ``tasks`` by
+:func:`sync_tasks` (idempotent: a source is copied once). Recording an outcome on a task records it
+on its source too (the cocoon visit or a patrol visit), in the same transaction, once per
+idempotency key: a phone that resends a queued submission gets the first answer back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from pyproj import Transformer
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+
+from guardian.errors import Conflict, Forbidden, InputError, NotFound
+from guardian.operations.accounts.roles import allowed
+from guardian.operations.accounts.service import Account
+from guardian.operations.audit import service as audit
+from guardian.operations.cocoons.models import OUTCOMES as COCOON_OUTCOMES
+from guardian.operations.cocoons.models import Cocoon, CocoonMember, CocoonVisit
+from guardian.operations.patrols.models import PatrolDay, PatrolPlan, PatrolSpot
+from guardian.operations.tasks.models import Submission, Task
+from guardian.store.db import write_begin
+from guardian.store.models import Dataset
+
+PATROL_OUTCOMES = ("patrolled", "not-patrolled")
+BRIEFING_OUTCOMES = ("briefed", "not-briefed")
+INTERACTIONS = ("business_checks", "stop_search", "engagements", "arrests", "weapons_found")
+
+
+def _naive(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _begin(bind: Engine | Connection):
+    return write_begin(bind)
+
+
+def _read(bind: Engine | Connection):
+    # Reads take no write lock (a plain connection; on a Connection, the caller's transaction).
+    return bind.connect() if isinstance(bind, Engine) else contextlib.nullcontext(bind)
+
+
+def task_ref(task_id: int) -> str:
+    return f"T-{task_id}"
+
+
+def parse_task_ref(value: Any) -> int:
+    """``T-12``, ``12`` -> 12. Raises :class:`InputError`."""
+    text = str(value).strip().upper().removeprefix("T-")
+    if not text.isdigit():
+        raise InputError(f"task {value!r}: expected T-<number>")
+    return int(text)
+
+
+def _lonlat(crs: str, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(x) == 0:
+        return x, y
+    t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return t.transform(x, y)
+
+
+def sync_tasks(bind: Engine | Connection) -> dict[str, int]:
+    """Copy cocoon visits and patrol days that have no task yet into ``tasks``.
+
+    Returns
+    -------
+    dict
+        ``{"cocoon-visit": n, "patrol-visit": m}``: tasks created by this call.
+    """
+    made = {"cocoon-visit": 0, "patrol-visit": 0}
+    with _begin(bind) as conn:
+        have = {r[0] for r in conn.execute(select(Task.source_ref).where(
+            Task.kind == "cocoon-visit"))}
+        rows = conn.execute(
+            select(CocoonVisit.__table__, CocoonMember.reported_at, CocoonMember.location,
+                   Cocoon.dataset_id, Dataset.crs)
+            .join(CocoonMember, CocoonMember.id == CocoonVisit.member_id)
+            .join(Cocoon, Cocoon.id == CocoonVisit.cocoon_id)
+            .join(Dataset, Dataset.id == Cocoon.dataset_id)
+            .order_by(CocoonVisit.id)).all()
+        rows = [r for r in rows if f"V-{r.id}" not in have]
+        values = []
+        by_crs: dict[str, list[int]] = {}
+        for i, r in enumerate(rows):
+            by_crs.setdefault(r.crs, []).append(i)
+        lon = np.full(len(rows), np.nan)
+        lat = np.full(len(rows), np.nan)
+        for crs, idx in by_crs.items():
+            xs = np.array([rows[i].x for i in idx])
+            ys = np.array([rows[i].y for i in idx])
+            lo, la = _lonlat(crs, xs, ys)
+            lon[idx], lat[idx] = lo, la
+        for i, r in enumerate(rows):
+            v = r
+            why = ("the burglary victim's own address: first visit of the cocoon"
+                   if v.is_victim else
+                   f"neighbour {v.rank} nearest to the burglary at {r.location or 'its point'} "
+                   f"({v.distance_m:.0f} m away)")
+            values.append(dict(
+                dataset_id=r.dataset_id, kind="cocoon-visit", source_ref=f"V-{v.id}",
+                district="", place=v.place or "", area=f"cocoon C-{v.cocoon_id}",
+                sensitive=bool(v.is_victim), x=v.x, y=v.y,
+                lon=None if math.isnan(lon[i]) else float(lon[i]),
+                lat=None if math.isnan(lat[i]) else float(lat[i]), why=why,
+                window_start=r.reported_at, due_at=v.due_at, assignee=None, team=None,
+                status="done" if v.outcome else "open", outcome=v.outcome, note=None, detail={},
+                done_at=v.visited_at, done_by=v.visited_by))
+        if values:
+            conn.execute(insert(Task), values)
+        made["cocoon-visit"] = len(values)
+
+        have = {r[0] for r in conn.execute(select(Task.source_ref).where(
+            Task.kind == "patrol-visit"))}
+        rows = conn.execute(
+            select(PatrolDay.id, PatrolDay.plan_id, PatrolDay.day, PatrolDay.visits_planned,
+                   PatrolDay.minutes_planned, PatrolSpot.rank, PatrolSpot.streets, PatrolSpot.x,
+                   PatrolSpot.y, PatrolSpot.lon, PatrolSpot.lat, PatrolSpot.why,
+                   PatrolPlan.district, PatrolPlan.dataset_id, Dataset.timezone)
+            .join(PatrolSpot, PatrolSpot.id == PatrolDay.spot_id)
+            .join(PatrolPlan, PatrolPlan.id == PatrolDay.plan_id)
+            .join(Dataset, Dataset.id == PatrolPlan.dataset_id)
+            .where(PatrolDay.arm == "patrol").order_by(PatrolDay.id)).all()
+        values = []
+        import pandas as pd
+
+        for d in rows:
+            s, district, dsid, tz = d, d.district, d.dataset_id, d.timezone
+            if f"D-{d.id}" in have:
+                continue
+            start = pd.Timestamp(d.day).tz_localize(tz or "Europe/London")
+            end = start + pd.Timedelta(days=1)
+            values.append(dict(
+                dataset_id=dsid, kind="patrol-visit", source_ref=f"D-{d.id}", district=district,
+                place=s.streets or f"spot {s.rank}", area=f"{district}: spot {s.rank}",
+                sensitive=False, x=s.x, y=s.y, lon=s.lon, lat=s.lat,
+                why=f"hot-spot patrol day, spot {s.rank} of plan P-{d.plan_id}: {s.why}",
+                window_start=_naive(start.to_pydatetime()), due_at=_naive(end.to_pydatetime()),
+                assignee=None, team=None, status="open", outcome=None, note=None,
+                detail={"plan_id": d.plan_id, "spot": s.rank, "visits_planned": d.visits_planned,
+                        "minutes_planned": d.minutes_planned}, done_at=None, done_by=None))
+        if values:
+            conn.execute(insert(Task), values)
+        made["patrol-visit"] = len(values)
+    return made
+
+
+def _can_see_exact(account: Account) -> bool:
+    return allowed(account.role, "location.exact")
+
+
+def task_dict(t, account: Account, *, as_of: datetime, origin: tuple[float, float] | None = None,
+              reveal: bool = False) -> dict[str, Any]:
+    """A task as the API returns it to ``account``. A victim's own place (``sensitive``) is
+    shown only with ``reveal`` (after an audited consultation) to roles allowed exact
+    locations; others get the zone label and no coordinates."""
+    exact = _can_see_exact(account)
+    hide_place = t.sensitive and not (reveal and exact)
+    out: dict[str, Any] = {
+        "ref": task_ref(t.id), "id": t.id, "kind": t.kind, "source": t.source_ref,
+        "district": t.district, "area": t.area, "why": t.why,
+        "place": None if hide_place or not exact else t.place,
+        "sensitive": bool(t.sensitive),
+        "lon": t.lon if exact else None, "lat": t.lat if exact else None,
+        "window_start": t.window_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "due_at": t.due_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "assignee": t.assignee, "team": t.team, "status": t.status, "outcome": t.outcome,
+        "overdue": t.status == "open" and t.due_at < _naive(as_of),
+        "outcomes": list(_outcomes(t.kind)),
+        "distance_m": None,
+    }
+    if origin is not None and exact:
+        out["distance_m"] = round(math.hypot(t.x - origin[0], t.y - origin[1]))
+    return out
+
+
+def _outcomes(kind: str) -> tuple[str, ...]:
+    return {"cocoon-visit": COCOON_OUTCOMES, "patrol-visit": PATROL_OUTCOMES}.get(
+        kind, BRIEFING_OUTCOMES)
+
+
+def _mine(account: Account):
+    cond = Task.assignee == account.username
+    if account.team:
+        cond = or_(cond, and_(Task.assignee.is_(None), Task.team == account.team))
+    return cond
+
+
+def my_tasks(bind: Engine | Connection, account: Account, *, as_of: datetime,
+             near: tuple[float, float] | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Open tasks of ``account`` (assigned to them, or to their team and no one in it) whose
+    window has started by ``as_of``: nearest first when ``near`` (x, y metres) is given,
+    else earliest due first."""
+    with _read(bind) as conn:
+        rows = conn.execute(select(Task.__table__).where(
+            _mine(account), Task.status == "open", Task.window_start <= _naive(as_of))
+            .order_by(Task.due_at, Task.id).limit(limit)).all()
+    out = [task_dict(t, account, as_of=as_of, origin=near) for t in rows]
+    if near is not None:
+        out.sort(key=lambda d: (d["distance_m"] is None, d["distance_m"] or 0, d["due_at"]))
+    return out
+
+
+def get_task(bind: Engine | Connection, account: Account, task_id: int, *, as_of: datetime,
+             justification: str | None = None) -> dict[str, Any]:
+    """One task. Its exact place is revealed only to a role allowed exact locations and, for a
+    victim's own address, only with a ``justification``, which writes one audit entry.
+
+    Raises
+    ------
+    NotFound, Forbidden
+        No such task; an officer asking for a task that is not theirs.
+    """
+    with _begin(bind) as conn:
+        t = conn.execute(select(Task.__table__).where(Task.id == task_id)).first()
+        if t is None:
+            raise NotFound(f"no task {task_ref(task_id)}")
+        _check_access(account, t)
+        reveal = False
+        if t.sensitive and justification and _can_see_exact(account):
+            audit.record(conn, username=account.username, role=account.role,
+                         operation="consult", record=f"task {task_ref(t.id)} (victim address)",
+                         justification=justification, detail={"source": t.source_ref})
+            reveal = True
+    return task_dict(t, account, as_of=as_of, reveal=reveal)
+
+
+def _check_access(account: Account, t) -> None:
+    if allowed(account.role, "tasks.view"):
+        return
+    if allowed(account.role, "tasks.own") and (
+            t.assignee == account.username
+            or (t.assignee is None and account.team and t.team == account.team)):
+        return
+    raise Forbidden(f"task {task_ref(t.id)} is not assigned to you")
+
+
+def record_outcome(bind: Engine | Connection, account: Account, task_id: int, *, outcome: str,
+                   key: str, at: datetime, note: str | None = None,
+                   interactions: dict[str, int] | None = None,
+                   start: datetime | None = None) -> dict[str, Any]:
+    """Record what happened at a task, once per idempotency ``key``.
+
+    For a cocoon visit the outcome is also recorded on the cocoon visit; for a patrol task a
+    patrol visit (``start`` .. ``at``, with ``interactions`` counts) is logged on the plan.
+
+    Returns
+    -------
+    dict
+        ``{"task": ..., "replayed": bool}``; a repeated key returns the first answer with
+        ``replayed`` true and records nothing.
+
+    Raises
+    ------
+    Conflict
+        The task already has an outcome (under another key), or the key was used for another
+        task.
+    """
+    key = str(key or "").strip()
+    if not 8 <= len(key) <= 80:
+        raise InputError("an idempotency key of 8-80 characters is required (the phone makes one "
+                         "per submission)")
+    note = (note or "").strip()[:1000] or None
+    at_n = _naive(at)
+    with _begin(bind) as conn:
+        prev = conn.execute(select(Submission.__table__).where(Submission.key == key)).first()
+        if prev is not None:
+            if prev.task_id != task_id:
+                raise Conflict(f"submission key {key!r} was already used for "
+                               f"{task_ref(prev.task_id)}")
+            return {"task": prev.response, "replayed": True}
+        t = conn.execute(select(Task.__table__).where(Task.id == task_id)).first()
+        if t is None:
+            raise NotFound(f"no task {task_ref(task_id)}")
+        _check_access(account, t)
+        if t.status != "open":
+            raise Conflict(f"task {task_ref(t.id)} already has outcome {t.outcome!r} "
+                           f"(by {t.done_by or 'unknown'})")
+        detail = dict(t.detail or {})
+        if t.kind == "cocoon-visit":
+            if outcome not in COCOON_OUTCOMES:
+                raise InputError(f"outcome {outcome!r}; expected one of {list(COCOON_OUTCOMES)}")
+            from guardian.operations.cocoons.service import record_visit
+
+            record_visit(conn, ref=t.source_ref, outcome=outcome, at=at_n.replace(tzinfo=UTC),
+                         by=account.username)
+        elif t.kind == "street-briefing":
+            if outcome not in BRIEFING_OUTCOMES:
+                raise InputError(f"outcome {outcome!r}; expected one of {list(BRIEFING_OUTCOMES)}")
+        else:
+            if outcome not in PATROL_OUTCOMES:
+                raise InputError(f"outcome {outcome!r}; expected one of {list(PATROL_OUTCOMES)}")
+            counts = {k: int((interactions or {}).get(k, 0) or 0) for k in INTERACTIONS}
+            if any(v < 0 for v in counts.values()):
+                raise InputError("interaction counts must be >= 0")
+            detail["interactions"] = counts
+            if outcome == "patrolled":
+                from guardian.operations.patrols.service import log_visit
+
+                begin = _naive(start) if start is not None else at_n - timedelta(minutes=15)
+                if begin >= at_n:
+                    raise InputError("a patrol visit must end after it starts")
+                log_visit(conn, plan_id=detail["plan_id"], spot=detail["spot"],
+                          start=begin.replace(tzinfo=UTC), end=at_n.replace(tzinfo=UTC),
+                          officer=account.username, **counts)
+                detail["start"] = begin.strftime("%Y-%m-%dT%H:%M:%SZ")
+        conn.execute(update(Task).where(Task.id == t.id, Task.status == "open").values(
+            status="done", outcome=outcome, note=note, done_at=at_n, done_by=account.username,
+            detail=detail))
+        if note:
+            audit.record(conn, username=account.username, role=account.role, operation="alter",
+                         record=f"task {task_ref(t.id)} (visit note)",
+                         justification="crime prevention visit", detail={"source": t.source_ref})
+        new = conn.execute(select(Task.__table__).where(Task.id == t.id)).first()
+        resp = task_dict(new, account, as_of=at_n)
+        conn.execute(insert(Submission).values(key=key, task_id=t.id, username=account.username,
+                                               at=datetime.now(UTC).replace(tzinfo=None),
+                                               response=resp))
+    return {"task": resp, "replayed": False}
+
+
+def assign_tasks(bind: Engine | Connection, account: Account, task_ids: list[int], *,
+                 assignee: str | None = None, team: str | None = None) -> int:
+    """Give tasks to a user or a team (supervisors). Returns the number assigned."""
+    if not allowed(account.role, "tasks.assign"):
+        raise Forbidden("assigning tasks needs the supervisor role")
+    if not (assignee or team):
+        raise InputError("give an officer (username) or a team")
+    from guardian.operations.accounts.service import get_user
+
+    if assignee:
+        get_user(bind, assignee)
+    with _begin(bind) as conn:
+        res = conn.execute(update(Task).where(Task.id.in_(task_ids), Task.status == "open")
+                           .values(assignee=(assignee or None), team=(team or None)))
+    return int(res.rowcount or 0)
+
+
+def task_summary(bind: Engine | Connection, *, as_of: datetime) -> list[dict[str, Any]]:
+    """Per kind and team/assignee: open, overdue and done tasks (aggregates only: safe for
+    every dashboard role)."""
+    now = _naive(as_of)
+    who = func.coalesce(Task.team, Task.assignee, "(unassigned)").label("who")
+    late = (Task.status == "open") & (Task.due_at < now)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    with _read(bind) as conn:
+        for kind, w, status, is_late, n in conn.execute(
+                select(Task.kind, who, Task.status, late.label("late"), func.count())
+                .group_by(Task.kind, who, Task.status, "late")):
+            d = out.setdefault((kind, w), {"kind": kind, "who": w, "tasks": 0, "done": 0,
+                                           "overdue": 0})
+            d["tasks"] += int(n)
+            d["done"] += int(n) if status == "done" else 0
+            d["overdue"] += int(n) if is_late else 0
+    return sorted(out.values(), key=lambda d: (d["kind"], d["who"]))

@@ -1,0 +1,128 @@
+"""The JSON API (``/api``): every page's data, with its OpenAPI document at /openapi.json."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from guardian.operations.accounts import service as accounts
+from guardian.operations.audit import service as audit
+from guardian.operations.tasks import service as tasks
+from guardian.web.app import now
+from guardian.web.security import Caller, current, require
+
+router = APIRouter(prefix="/api", tags=["api"])
+
+
+class OutcomeIn(BaseModel):
+    """A visit's outcome as the phone sends it."""
+
+    outcome: str = Field(description="cocoon: spoke|advice|no-answer|declined; "
+                                     "patrol: patrolled|not-patrolled")
+    key: str = Field(min_length=8, max_length=80, description="idempotency key, one per "
+                                                               "submission")
+    note: str | None = Field(default=None, max_length=1000)
+    at: datetime | None = Field(default=None, description="when it happened (default: now "
+                                "minus elapsed_s)")
+    elapsed_s: float = Field(default=0, ge=0, le=7 * 86400,
+                             description="seconds since it happened, for a submission queued "
+                                         "offline (measured on the phone, so its clock may be "
+                                         "wrong without harm)")
+    start: datetime | None = Field(default=None, description="patrol: when the visit started")
+    interactions: dict[str, int] = Field(default_factory=dict)
+
+
+class AssignIn(BaseModel):
+    tasks: list[int] = Field(min_length=1, max_length=1000)
+    assignee: str | None = None
+    team: str | None = None
+
+
+def _xy(x: float | None, y: float | None) -> tuple[float, float] | None:
+    return (x, y) if x is not None and y is not None else None
+
+
+@router.get("/me")
+def me(request: Request, caller: Caller = Depends(current)) -> dict[str, Any]:
+    """The signed-in user, their role and their session's CSRF token."""
+    return caller.account.to_dict() | {"csrf": caller.csrf}
+
+
+@router.get("/tasks/mine")
+def my_tasks(request: Request, x: float | None = None, y: float | None = None,
+             caller: Caller = require("tasks.own")) -> list[dict[str, Any]]:
+    """The caller's open tasks whose window has started; nearest first given ``x, y``
+    (British National Grid metres)."""
+    return tasks.my_tasks(request.app.state.engine, caller.account, as_of=now(request),
+                          near=_xy(x, y))
+
+
+@router.get("/tasks")
+def all_tasks(request: Request, status: str = Query("open", pattern="^(open|done)$"),
+              limit: int = Query(200, ge=1, le=2000),
+              caller: Caller = require("tasks.view")) -> list[dict[str, Any]]:
+    """Every task with ``status`` (supervisors and analysts), earliest due first."""
+    from sqlalchemy import select
+
+    from guardian.operations.tasks.models import Task
+
+    with request.app.state.engine.connect() as conn:
+        rows = conn.execute(select(Task.__table__).where(Task.status == status)
+                            .order_by(Task.due_at, Task.id).limit(limit)).all()
+    return [tasks.task_dict(t, caller.account, as_of=now(request)) for t in rows]
+
+
+@router.get("/tasks/{task_id}")
+def one_task(request: Request, task_id: int,
+             justification: str | None = Query(None, max_length=200),
+             caller: Caller = require("location.exact")) -> dict[str, Any]:
+    """One task. A victim's address is included only with a ``justification`` (one audit
+    entry per reading)."""
+    return tasks.get_task(request.app.state.engine, caller.account, task_id, as_of=now(request),
+                          justification=justification)
+
+
+@router.post("/tasks/{task_id}/outcome")
+def task_outcome(request: Request, task_id: int, body: OutcomeIn,
+                 caller: Caller = require("tasks.own")) -> dict[str, Any]:
+    """Record a task's outcome once per idempotency key (a resent key gets the first answer)."""
+    return tasks.record_outcome(request.app.state.engine, caller.account, task_id,
+                                outcome=body.outcome, key=body.key, note=body.note,
+                                at=body.at or now(request) - timedelta(seconds=body.elapsed_s),
+                                start=body.start,
+                                interactions=body.interactions)
+
+
+@router.post("/tasks/assign")
+def assign(request: Request, body: AssignIn,
+           caller: Caller = require("tasks.assign")) -> dict[str, int]:
+    """Assign open tasks to an officer (username) or a team."""
+    n = tasks.assign_tasks(request.app.state.engine, caller.account, body.tasks,
+                           assignee=body.assignee, team=body.team)
+    return {"assigned": n}
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, caller: Caller = require("dashboard.view")) -> dict[str, Any]:
+    """Aggregates for the district dashboard: tasks by kind and team (open, overdue, done),
+    cocoons and patrol dosage. No exact place: safe for partners."""
+    from guardian.web.dashboard import dashboard_data
+
+    return dashboard_data(request.app.state.engine, as_of=now(request))
+
+
+@router.get("/audit")
+def audit_log(request: Request, start: datetime | None = Query(None, alias="from"),
+              end: datetime | None = Query(None, alias="to"),
+              caller: Caller = require("audit.view")) -> list[dict[str, Any]]:
+    """Audit entries with ``from <= at < to``."""
+    return audit.entries(request.app.state.engine, start=start, end=end)
+
+
+@router.get("/users")
+def users(request: Request, caller: Caller = require("users.manage")) -> list[dict[str, Any]]:
+    """Every account (no password hashes)."""
+    return [u.to_dict() for u in accounts.list_users(request.app.state.engine)]

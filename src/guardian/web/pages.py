@@ -1,0 +1,123 @@
+"""Server-rendered pages: sign-in, the officer's phone (/my), the dashboard, the audit log."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from guardian.errors import Forbidden
+from guardian.operations.accounts import service as accounts
+from guardian.operations.accounts.roles import allowed
+from guardian.operations.audit import service as audit
+from guardian.operations.tasks import service as tasks
+from guardian.web.app import now
+from guardian.web.dashboard import dashboard_data
+from guardian.web.security import COOKIE, Caller, check_csrf, current, require
+
+router = APIRouter(include_in_schema=False)
+LOGIN_CSRF = "guardian_login_csrf"
+
+
+def _page(request: Request, name: str, ctx: dict, status: int = 200):
+    return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def _safe_next(value: str | None) -> str:
+    # Only same-site paths: a sign-in link must not bounce the user to another site.
+    if not value or not value.startswith("/") or value.startswith("//") or urlparse(value).netloc:
+        return "/"
+    return value
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str | None = None):
+    token = secrets.token_urlsafe(24)
+    resp = _page(request, "login.html", {"csrf": token, "next": _safe_next(next), "error": None})
+    resp.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict",
+                    secure=request.app.state.secure_cookies, max_age=3600)
+    return resp
+
+
+@router.post("/login")
+def login(request: Request, username: str = Form(""), password: str = Form(""),
+          csrf: str = Form(""), next: str = Form("/")):
+    cookie = request.cookies.get(LOGIN_CSRF, "")
+    if not cookie or not hmac.compare_digest(cookie, csrf):
+        raise HTTPException(403, "missing or wrong CSRF token: reload the sign-in page")
+    address = request.client.host if request.client else "unknown"
+    try:
+        account = accounts.authenticate(request.app.state.engine, username=username,
+                                        password=password, address=address,
+                                        key=request.app.state.throttle_key)
+    except Forbidden as exc:
+        token = secrets.token_urlsafe(24)
+        resp = _page(request, "login.html", {"csrf": token, "next": _safe_next(next),
+                                             "error": str(exc)}, status=403)
+        resp.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict",
+                        secure=request.app.state.secure_cookies, max_age=3600)
+        return resp
+    token, _ = accounts.start_session(request.app.state.engine, account)
+    resp = RedirectResponse(_safe_next(next), status_code=303)
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                    secure=request.app.state.secure_cookies, max_age=12 * 3600)
+    resp.delete_cookie(LOGIN_CSRF)
+    return resp
+
+
+@router.post("/logout")
+async def logout(request: Request, caller: Caller = Depends(current)):
+    await check_csrf(request, caller)
+    accounts.end_session(request.app.state.engine, request.cookies.get(COOKIE))
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(COOKIE)
+    return resp
+
+
+@router.get("/")
+def home(request: Request, caller: Caller = Depends(current)):
+    role = caller.account.role
+    if allowed(role, "dashboard.view"):
+        return RedirectResponse("/dashboard", status_code=303)
+    if allowed(role, "tasks.own"):
+        return RedirectResponse("/my", status_code=303)
+    return RedirectResponse("/admin/audit", status_code=303)
+
+
+@router.get("/my", response_class=HTMLResponse)
+def my_page(request: Request, caller: Caller = require("tasks.own")):
+    rows = tasks.my_tasks(request.app.state.engine, caller.account, as_of=now(request))
+    return _page(request, "my.html", {"caller": caller, "tasks": rows, "as_of": now(request)})
+
+
+@router.get("/my/tasks/{task_id}", response_class=HTMLResponse)
+def my_task(request: Request, task_id: int, caller: Caller = require("tasks.own")):
+    # Opening one's own task to visit it is the consultation: its purpose is the justification.
+    t = tasks.get_task(request.app.state.engine, caller.account, task_id, as_of=now(request),
+                       justification="crime prevention visit")
+    return _page(request, "task.html", {"caller": caller, "task": t,
+                                        "key": secrets.token_urlsafe(16)})
+
+
+@router.post("/my/tasks/{task_id}/outcome")
+def my_task_outcome(request: Request, task_id: int, outcome: str = Form(...),
+                    key: str = Form(...), note: str = Form(""),
+                    caller: Caller = require("tasks.own")):
+    tasks.record_outcome(request.app.state.engine, caller.account, task_id, outcome=outcome,
+                         key=key, note=note, at=now(request))
+    return RedirectResponse("/my", status_code=303)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard_page(request: Request, caller: Caller = require("dashboard.view")):
+    data = dashboard_data(request.app.state.engine, as_of=now(request))
+    return _page(request, "dashboard.html", {"caller": caller, "d": data})
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(request: Request, caller: Caller = require("audit.view")):
+    rows = audit.entries(request.app.state.engine)[-500:]
+    return _page(request, "audit.html", {"caller": caller, "rows": rows})

@@ -1,0 +1,163 @@
+"""The officer's phone in real headless Chromium (Playwright driving the system Chromium) at a
+390x844 viewport, on real Essex data: sign in, see the tasks, record a visit in two taps, and
+record one with the network off that reaches the server exactly once when it is back."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from conftest import ESSEX
+from guardian.config import Settings
+from guardian.operations.accounts import service as accounts
+from guardian.operations.tasks.models import Submission, Task
+from headless import CHROMIUM
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")]
+playwright = pytest.importorskip("playwright.sync_api")
+PASSWORD = "correct horse battery"
+# Screenshots go to a temporary folder; GUARDIAN_SCREENSHOTS=docs/img refreshes the docs' copies.
+SHOTS = Path(os.environ.get("GUARDIAN_SCREENSHOTS") or tempfile.mkdtemp(prefix="shots-"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Uvicorn on loopback over a store with Essex 2021-12, its cocoons and their tasks, ten of
+    them assigned to officer pc1234 and the rest to a team."""
+    import uvicorn
+
+    from guardian.operations.cocoons.service import open_cocoons
+    from guardian.operations.tasks.service import sync_tasks
+    from guardian.store.db import get_engine
+    from guardian.store.ingest import ingest
+    from guardian.web.app import create_app
+
+    home = tmp_path_factory.mktemp("phone")
+    engine = get_engine(f"sqlite:///{home / 'store.db'}")
+    ingest(engine, [ESSEX / "2021-12-essex-street.csv.gz"])
+    as_of = datetime(2021, 12, 31, 18, 0, tzinfo=UTC)
+    open_cocoons(engine, dataset="Essex Police", as_of=as_of)
+    sync_tasks(engine)
+    accounts.add_user(engine, username="pc1234", password=PASSWORD, role="officer",
+                      display_name="PC 1234", team="basildon-a")
+    accounts.add_user(engine, username="csp", password=PASSWORD, role="partner")
+    accounts.add_user(engine, username="insp", password=PASSWORD, role="supervisor")
+    with engine.begin() as conn:
+        ids = conn.execute(select(Task.id).where(Task.kind == "cocoon-visit")
+                           .order_by(Task.due_at.desc(), Task.id).limit(10)).scalars().all()
+        conn.execute(update(Task).where(Task.id.in_(ids)).values(assignee="pc1234"))
+    app = create_app(Settings(home=home, database_url=str(engine.url)), engine=engine,
+                     as_of=as_of)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield f"http://localhost:{port}", engine
+    srv.should_exit = True
+    t.join(timeout=10)
+
+
+@pytest.fixture
+def phone(server):
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)
+        yield ctx.new_page(), ctx
+        browser.close()
+
+
+def _sign_in(page, base: str, user: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def _done(engine, task_id: int) -> tuple[str, str | None, int]:
+    with engine.connect() as c:
+        st, outcome = c.execute(select(Task.status, Task.outcome).where(Task.id == task_id)).one()
+        subs = c.execute(select(func.count()).select_from(Submission)
+                         .where(Submission.task_id == task_id)).scalar_one()
+    return st, outcome, subs
+
+
+def test_two_taps_record_a_visit(server, phone):
+    base, engine = server
+    page, _ = phone
+    _sign_in(page, base, "pc1234")
+    page.wait_for_url(f"{base}/my")
+    items = page.locator("#tasks li.task a")
+    assert items.count() == 10
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "phone-my-tasks.png"))
+    task_id = int(items.first.get_attribute("data-task"))
+    items.first.tap()  # tap 1: open the task
+    page.wait_for_selector("#outcome-form")
+    page.screenshot(path=str(SHOTS / "phone-task.png"))
+    page.locator("button[value=advice]").tap()  # tap 2: the outcome
+    page.wait_for_url(f"{base}/my")
+    assert _done(engine, task_id) == ("done", "advice", 1)
+    assert page.locator("#tasks li.task a").count() == 9
+
+
+def test_offline_visit_is_sent_once_when_back_online(server, phone):
+    base, engine = server
+    page, ctx = phone
+    _sign_in(page, base, "pc1234")
+    page.wait_for_url(f"{base}/my")
+    first = page.locator("#tasks li.task a").first
+    task_id = int(first.get_attribute("data-task"))
+    first.tap()
+    page.wait_for_selector("#outcome-form")
+    ctx.set_offline(True)
+    page.locator("button[value=spoke]").tap()
+    page.wait_for_function("document.getElementById('queue').textContent.includes('1 visit')")
+    assert _done(engine, task_id) == ("open", None, 0)
+    ctx.set_offline(False)
+    page.wait_for_function("document.getElementById('queue').textContent === ''", timeout=10000)
+    assert _done(engine, task_id) == ("done", "spoke", 1)
+    # the phone resends (e.g. the answer was lost): the server still holds it once
+    page.reload()
+    page.evaluate("""() => fetch('/api/tasks/TASK_ID/outcome', {method: 'POST',
+        headers: {'Content-Type': 'application/json',
+                  'X-CSRF-Token': document.querySelector('meta[name=csrf]').content},
+        body: JSON.stringify({outcome: 'spoke',
+                              key: JSON.parse(localStorage.getItem('guardian-last') || 'null')
+                                   || 'never-used-key'})}).then(r => r.status)"""
+                  .replace("TASK_ID", str(task_id)))
+    assert _done(engine, task_id)[2] == 1
+
+
+def test_partner_dashboard_has_no_victim_address(server, phone):
+    base, engine = server
+    page, _ = phone
+    _sign_in(page, base, "csp")
+    page.wait_for_url(f"{base}/dashboard")
+    with engine.connect() as c:
+        places = c.execute(select(Task.place).where(Task.sensitive.is_(True)).limit(50)).scalars()
+        places = [p for p in places if p]
+    html = page.content()
+    assert "Live cocoons" in html and not any(p in html for p in places)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.screenshot(path=str(SHOTS / "dashboard-partner.png"), full_page=True)
+    assert page.goto(f"{base}/api/tasks").status == 403
