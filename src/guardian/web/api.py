@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from guardian.operations.accounts import service as accounts
@@ -14,7 +14,18 @@ from guardian.operations.tasks import service as tasks
 from guardian.web.app import now
 from guardian.web.security import Caller, current, require
 
-router = APIRouter(prefix="/api", tags=["api"])
+
+class ErrorOut(BaseModel):
+    """Why a request was refused."""
+
+    detail: str
+
+
+router = APIRouter(prefix="/api", tags=["api"], responses={
+    code: {"model": ErrorOut, "description": what} for code, what in (
+        (400, "input Guardian refuses, with the reason"), (401, "not signed in"),
+        (403, "role not allowed, or CSRF token missing"), (404, "no such record"),
+        (409, "conflicts with the current state (e.g. already recorded)"))})
 
 
 class OutcomeIn(BaseModel):
@@ -32,11 +43,15 @@ class OutcomeIn(BaseModel):
                                          "offline (measured on the phone, so its clock may be "
                                          "wrong without harm)")
     start: datetime | None = Field(default=None, description="patrol: when the visit started")
-    interactions: dict[str, int] = Field(default_factory=dict)
+    interactions: dict[str, Annotated[int, Field(ge=0, le=1000)]] = Field(default_factory=dict)
+
+
+TaskId = Annotated[int, Field(ge=1, le=2_147_483_647)]
+TaskPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="task number (T-<n>)")]
 
 
 class AssignIn(BaseModel):
-    tasks: list[int] = Field(min_length=1, max_length=1000)
+    tasks: list[TaskId] = Field(min_length=1, max_length=1000)
     assignee: str | None = None
     team: str | None = None
 
@@ -76,7 +91,7 @@ def all_tasks(request: Request, status: str = Query("open", pattern="^(open|done
 
 
 @router.get("/tasks/{task_id}")
-def one_task(request: Request, task_id: int,
+def one_task(request: Request, task_id: TaskPath,
              justification: str | None = Query(None, max_length=200),
              caller: Caller = require("location.exact")) -> dict[str, Any]:
     """One task. A victim's address is included only with a ``justification`` (one audit
@@ -86,7 +101,7 @@ def one_task(request: Request, task_id: int,
 
 
 @router.post("/tasks/{task_id}/outcome")
-def task_outcome(request: Request, task_id: int, body: OutcomeIn,
+def task_outcome(request: Request, task_id: TaskPath, body: OutcomeIn,
                  caller: Caller = require("tasks.own")) -> dict[str, Any]:
     """Record a task's outcome once per idempotency key (a resent key gets the first answer)."""
     return tasks.record_outcome(request.app.state.engine, caller.account, task_id,

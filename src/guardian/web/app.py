@@ -17,7 +17,8 @@ from guardian.config import Settings, get_settings
 from guardian.errors import Conflict, Forbidden, GuardianError, InputError, NotFound
 from guardian.web.security import NotSignedIn
 
-_STATUS = {InputError: 422, NotFound: 404, Forbidden: 403, Conflict: 409}
+# 400 for input Guardian refuses (422 stays FastAPI's: a request that does not fit the schema).
+_STATUS = {InputError: 400, NotFound: 404, Forbidden: 403, Conflict: 409}
 
 
 def _throttle_key(home: Path) -> bytes:
