@@ -354,6 +354,136 @@ def _lens(r: float, d: float) -> float:
     return 2 * r * r * math.acos(d / (2 * r)) - d / 2 * math.sqrt(4 * r * r - d * d)
 
 
+def _brute_nearest(places: pd.DataFrame, x: float, y: float, r: float) -> list[tuple]:
+    """Every known place within r metres of (x, y), the victim's own point (< 1 m) left out,
+    sorted by distance, then place text, x, y: a plain-Python scan of all places (no tree)."""
+    near = []
+    for px, py, name in places[["x", "y", "place"]].itertuples(index=False, name=None):
+        d = math.hypot(px - x, py - y)
+        if 1.0 <= d <= r:
+            near.append((d, name, px, py))
+    return sorted(near)
+
+
+@pytest.mark.parametrize("cap", [0, 2, svc.DEFAULT_NEIGHBOUR_VISITS, None])
+def test_neighbour_visits_are_capped_to_the_nearest_places(engine, tmp_path, cap):
+    # Twelve theft points scattered within 400 m of burglary A and three outside it: A plans
+    # the victim plus the `cap` nearest of the twelve (None: all of them); the other places of
+    # the zone are counted as covered by the zone itself.
+    rng = np.random.default_rng(7)
+    ang = rng.uniform(0, 2 * math.pi, 12)
+    rad = rng.uniform(20, 390, 12)
+    rows = [("A", 0, 0, 0)]
+    rows += [(f"P{k}", -30, float(rad[k] * math.cos(ang[k])), float(rad[k] * math.sin(ang[k])),
+              "THEFT") for k in range(12)]
+    rows += [(f"F{k}", -30, 450.0 + 100 * k, 0.0, "THEFT") for k in range(3)]
+    load(engine, tmp_path, rows)
+    rep = open_(engine, at(1), neighbour_visits=cap)
+    n = 12 if cap is None else min(cap, 12)
+    assert (rep.visits_planned, rep.victim_visits, rep.neighbour_visits_planned) == (1 + n, 1, n)
+    assert rep.neighbour_visits == cap
+    (c,) = svc.list_cocoons(engine, as_of=at(1), dataset=DS)
+    got = svc.get_cocoon(engine, ref=c["ref"], as_of=at(1))
+    want = _brute_nearest(svc.known_places(engine, dataset=DS), X0, Y0, 400.0)[:n]
+    vis = got["visits_list"]
+    assert vis[0]["is_victim"] and vis[0]["why"] == "victim's address (burglary A)"
+    assert [(v["place"], v["distance_m"]) for v in vis[1:]] == [
+        (name, round(d, 1)) for d, name, _, _ in want]
+    assert [v["why"] for v in vis[1:]] == [
+        f"{o} nearest of 12 places within 400 m of burglary A"
+        for o in ["1st", "2nd", "3rd", "4th", "5th", "6th", "7th", "8th", "9th", "10th",
+                  "11th", "12th"][:n]]
+    # In the zone: the twelve points and A's own point; visited: the victim and n neighbours.
+    assert (got["places_in_zone"], got["places_visited"], got["places_covered_by_zone"]) \
+        == (13, 1 + n, 12 - n)
+    assert (rep.places_in_zones, rep.places_visited, rep.places_covered_by_zone) \
+        == (13, 1 + n, 12 - n)
+    assert got["members_list"][0]["places_within"] == 12
+    over = svc.overdue_visits(engine, as_of=at(3), dataset=DS)
+    assert [v["why"] for v in over] == [v["why"] for v in vis]
+
+
+def test_visit_reason_and_cap_checks():
+    assert svc.visit_reason(rank=1, is_victim=False, n_within=1, radius_m=400.0,
+                            event_key="A") == "1st nearest of 1 place within 400 m of burglary A"
+    assert svc.visit_reason(rank=22, is_victim=False, n_within=30, radius_m=250.0,
+                            event_key="B").startswith("22nd nearest of 30 places within 250 m")
+    # A place list smaller than the rank (planned from another list): no count is claimed.
+    assert svc.visit_reason(rank=3, is_victim=False, n_within=2, radius_m=400.0,
+                            event_key="x" * 64) == (
+        "3rd nearest place within 400 m of burglary xxxxxxxxxx…")
+    assert svc.check_neighbour_visits("all") is None and svc.check_neighbour_visits("7") == 7
+    for bad in (-1, 2.5, "some", True):
+        with pytest.raises(InputError, match="neighbour_visits must be a whole number"):
+            svc.check_neighbour_visits(bad)
+
+
+def test_neighbour_visits_per_force_from_forces_toml(tmp_path):
+    home = tmp_path / "fhome"
+    home.mkdir()
+    names = ("Essex Police", "essex")
+    assert svc.resolve_neighbour_visits(names=names, home=home) == (
+        svc.DEFAULT_NEIGHBOUR_VISITS, "default")
+    conf = home / "forces.toml"
+    conf.write_text('[cocoons.essex]\nneighbour_visits = 8\n[cocoons.kent]\nneighbour_visits = 1\n')
+    assert svc.resolve_neighbour_visits(names=names, home=home) == (
+        8, f"{conf} [cocoons.essex]")
+    # Matched through the force short name too ("Kent Police" -> "Kent").
+    assert svc.resolve_neighbour_visits(names=("Kent Police",), home=home)[0] == 1
+    # The run's own value wins over the file.
+    assert svc.resolve_neighbour_visits(names=names, given="all", home=home) == (
+        None, "--neighbour-visits")
+    conf.write_text('[cocoons.essex]\nneighbour_visits = -2\n')
+    with pytest.raises(InputError, match=r"\[cocoons.essex\] must be a whole number"):
+        svc.resolve_neighbour_visits(names=names, home=home)
+    conf.write_text('[cocoons.essex]\nradius = 3\n')
+    with pytest.raises(InputError, match="needs neighbour_visits"):
+        svc.resolve_neighbour_visits(names=names, home=home)
+    conf.write_text("[cocoons.essex\n")
+    with pytest.raises(InputError, match="not a TOML file"):
+        svc.resolve_neighbour_visits(names=names, home=home)
+
+
+def test_cli_open_reads_the_force_cap_and_the_option_overrides_it(tmp_path):
+    import os
+
+    from typer.testing import CliRunner
+
+    from guardian.cli import _register, app
+    from guardian.store.db import get_engine
+
+    _register()
+    runner = CliRunner()
+    home = tmp_path / "home"  # GUARDIAN_HOME of this test (conftest)
+    assert os.environ["GUARDIAN_HOME"] == str(home)
+    neighbours = [(f"P{k}", -30, 30.0 * (k + 1), 0.0, "THEFT") for k in range(8)]
+    load(get_engine(), tmp_path, [("A", 0, 0, 0), *neighbours])
+    (home / "forces.toml").write_text("[cocoons.test_force]\nneighbour_visits = 2\n")
+    r = runner.invoke(app, ["cocoons", "open", "--force", DS, "--as-of", "2016-01-05", "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    assert rep["visits_planned"] == 3 and rep["neighbour_visits"] == 2
+    assert rep["neighbour_visits_source"].endswith("forces.toml [cocoons.test_force]")
+    assert rep["places_covered_by_zone"] == 6
+    load(get_engine(), tmp_path, [("B", 10, 9000, 0),
+                                  *[(f"Q{k}", -30, 9000 + 30.0 * (k + 1), 0.0, "THEFT")
+                                    for k in range(8)]])
+    r = runner.invoke(app, ["cocoons", "open", "--force", DS, "--as-of", "2016-01-15",
+                            "--neighbour-visits", "4"])
+    assert r.exit_code == 0, r.output
+    assert "nearest 4 places within the radius per burglary (--neighbour-visits)" in r.output
+    assert "covered by the zone (leaflets, patrol)" in r.output
+    show = runner.invoke(app, ["cocoons", "show", "C-2", "--as-of", "2016-01-15"])
+    assert show.exit_code == 0, show.output
+    assert "covered by the zone itself (leaflets, patrol): 4" in show.output
+    doc = json.loads(runner.invoke(app, ["cocoons", "show", "C-2", "--as-of", "2016-01-15",
+                                         "--json"]).output)
+    assert [v["why"] for v in doc["visits_list"]][-1] == (
+        "4th nearest of 8 places within 400 m of burglary B")
+    r = runner.invoke(app, ["cocoons", "open", "--force", DS, "--neighbour-visits", "few"])
+    assert isinstance(r.exception, InputError)
+
+
 def test_address_file_and_max_visits(engine, tmp_path):
     load(engine, tmp_path, [("A", 0, 0, 0)])
     addr = tmp_path / "addresses.csv"
@@ -525,6 +655,29 @@ def test_police_uk_month_resolution_is_flagged_everywhere(engine):
     flag = "approximate (month-resolution data)"
     assert rep.timing == flag and "residential-or-unknown" in rep.burglary_basis
     assert rep.added + rep.no_location == rep.considered == 557 + 610
+    # The cap on real data: each burglary plans its victim and the nearest min(5, N) of the N
+    # map points within 400 m, checked against a scan of every known place (no k-d tree).
+    places = svc.known_places(engine, dataset=ds)
+    px, py = places["x"].to_numpy(float), places["y"].to_numpy(float)
+    pn = places["place"].to_numpy(object)
+    with engine.connect() as c:
+        mem = c.execute(select(CocoonMember.id, CocoonMember.x, CocoonMember.y)).all()
+        vis = pd.DataFrame(c.execute(select(
+            CocoonVisit.member_id, CocoonVisit.rank, CocoonVisit.place, CocoonVisit.x,
+            CocoonVisit.y).where(CocoonVisit.rank > 0)).all(),
+            columns=["member", "rank", "place", "x", "y"]).sort_values(["member", "rank"])
+    planned = vis.groupby("member")[["place", "x", "y"]].apply(
+        lambda g: list(g.itertuples(index=False, name=None)))
+    k = svc.DEFAULT_NEIGHBOUR_VISITS
+    total = 0
+    for mid, mx, my in mem:
+        d = np.hypot(px - mx, py - my)
+        sel = np.flatnonzero((d >= 1.0) & (d <= 400.0))
+        order = sel[np.lexsort((py[sel], px[sel], pn[sel], d[sel]))][:k]
+        assert planned.get(mid, []) == [(pn[i], px[i], py[i]) for i in order], mid
+        total += 1 + len(order)
+    assert rep.visits_planned == total
+    assert rep.places_in_zones == rep.places_visited + rep.places_covered_by_zone
     # Report time = first of the month (00:00 local, GMT in winter): visits due 2 days later.
     with engine.connect() as c:
         first = c.execute(select(func.min(CocoonMember.reported_at))).scalar_one()
@@ -613,7 +766,9 @@ def test_chicago_january_2016_matches_brute_force(engine):
                                           CocoonVisit.distance_m, CocoonVisit.is_victim)).all(),
                          columns=["member", "rank", "d", "victim"])
     assert v["d"].max() <= 400.0
-    assert (v.loc[v["rank"] == 0, "victim"]).all() and v.groupby("member")["rank"].max().max() <= 19
+    # Capped: the victim and at most DEFAULT_NEIGHBOUR_VISITS neighbours (reached here).
+    assert (v.loc[v["rank"] == 0, "victim"]).all()
+    assert v.groupby("member")["rank"].max().max() == svc.DEFAULT_NEIGHBOUR_VISITS
     assert (v.sort_values(["member", "rank"]).groupby("member")["d"].apply(
         lambda s: s.is_monotonic_increasing)).all()
     # Nothing done yet: every judged burglary missed its 48 hours.

@@ -99,17 +99,20 @@ def register(app: typer.Typer) -> None:
         window: float | None = typer.Option(None, "--window", help="Risk window in days (default 42)."),
         from_knox: Path | None = typer.Option(None, "--from-knox", help="Knox result JSON (`guardian nearrepeat knox --json`): derive radius and window from it."),
         visit_hours: float = typer.Option(48.0, "--visit-hours", help="Visits due within this many hours of the report."),
-        max_visits: int = typer.Option(20, "--max-visits", help="Visits planned per burglary, the victim included (0 = every place in the radius)."),
+        neighbour_visits: str | None = typer.Option(None, "--neighbour-visits", help="Nearest neighbouring places visited per burglary besides the victim, or 'all' (default: [cocoons.<force>] neighbour_visits in $GUARDIAN_HOME/forces.toml, else 5). The rest of the zone is covered by the zone itself (leaflets, patrol)."),
+        max_visits: int | None = typer.Option(None, "--max-visits", hidden=True, help="Former form of the cap: visits per burglary, the victim included (0 = every place in the radius)."),
         owner: str | None = typer.Option(None, "--owner", help="Assignee of new cocoons: collar number or team."),
         addresses: Path | None = typer.Option(None, "--addresses", help="CSV of address points x,y,address (metres) to visit instead of the data's map points."),
         as_of: str | None = typer.Option(None, "--as-of", help="Date/time the run stands at (default: now, or the end of the latest loaded month for historical data)."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Open cocoons for the dwelling burglaries in the store that are not cocooned yet."""
+        from guardian.config import get_settings
         from guardian.operations.cocoons.service import (
             CocoonParameters,
             knox_parameters,
             open_cocoons,
+            resolve_neighbour_visits,
         )
 
         console = _console()
@@ -130,21 +133,36 @@ def register(app: typer.Typer) -> None:
                                       visit_hours=visit_hours, source="manual")
         else:
             params = CocoonParameters(visit_hours=visit_hours)
+        if neighbour_visits is not None and max_visits is not None:
+            raise InputError("give either --neighbour-visits N or --max-visits N, not both")
+        if max_visits is not None:  # the former option: victim included, 0 = all
+            if max_visits < 0:
+                raise InputError(f"--max-visits {max_visits} must be >= 0")
+            neighbour_visits = "all" if max_visits == 0 else str(max_visits - 1)
         engine = _engine()
         name, tz = _dataset(engine, force)
+        cap, cap_source = resolve_neighbour_visits(names=(name, force), given=neighbour_visits,
+                                                   home=get_settings().home)
+        if max_visits is not None:
+            cap_source = f"--max-visits {max_visits}"
         when, why = _as_of(engine, name, tz, as_of)
         with console.status(f"opening cocoons for {name} ...", spinner="dots") if not as_json \
                 else _nothing():
             rep = open_cocoons(engine, dataset=name, as_of=when, parameters=params,
                                start_month=start, end_month=end, owner=owner,
-                               addresses=addresses, max_visits=max_visits or None)
+                               addresses=addresses, neighbour_visits=cap)
         if as_json:
-            _dump(rep.to_dict() | {"as_of_reason": why})
+            _dump(rep.to_dict() | {"as_of_reason": why, "neighbour_visits_source": cap_source})
             return
         _header(console, name, when, why, tz, rep.timing)
         console.print(f"burglaries: {rep.burglary_basis}")
         console.print(f"parameters: {params.radius_m:g} m, {params.window_days:g} days, visits "
                       f"due within {params.visit_hours:g} h ({params.source})")
+        whom = ("every place" if cap is None
+                else f"the nearest {cap} place{'s' if cap != 1 else ''}")
+        console.print(f"visits: the victim and {whom} within the radius per burglary "
+                      f"({cap_source}); the rest of each zone is covered by the zone itself "
+                      "(leaflets, patrol)")
         t = Table(title="Cocoons opened")
         t.add_column("")
         t.add_column("count", justify="right")
@@ -159,6 +177,11 @@ def register(app: typer.Typer) -> None:
             ("near repeats", rep.near_repeats),
             ("cocoons merged into another", rep.cocoons_merged),
             ("visits planned", rep.visits_planned),
+            ("  victims", rep.victim_visits),
+            ("  nearest neighbours", rep.neighbour_visits_planned),
+            ("places in the zones", rep.places_in_zones),
+            ("  visited individually", rep.places_visited),
+            ("  covered by the zone (leaflets, patrol)", rep.places_covered_by_zone),
         ):
             t.add_row(label, f"{v:,}")
         console.print(t)
@@ -206,6 +229,7 @@ def register(app: typer.Typer) -> None:
         ref: str = typer.Argument(..., help="Cocoon reference, e.g. C-12."),
         as_of: str | None = typer.Option(None, "--as-of", help="Date/time (default: now, or the end of the latest loaded month)."),
         limit: int = typer.Option(40, "--limit", help="Visits shown on screen."),
+        addresses: Path | None = typer.Option(None, "--addresses", help="The address CSV the visits were planned from (when `open --addresses` was used): places are counted from it."),
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
     ) -> None:
         """One cocoon: why it exists, its burglaries and its visits (victim first, nearest first)."""
@@ -215,7 +239,7 @@ def register(app: typer.Typer) -> None:
         engine = _engine()
         name, tz = _cocoon_dataset(engine, ref)
         when, why = _as_of(engine, name, tz, as_of)
-        c = get_cocoon(engine, ref=ref, as_of=when)
+        c = get_cocoon(engine, ref=ref, as_of=when, addresses=addresses)
         if as_json:
             _dump(c)
             return
@@ -225,14 +249,19 @@ def register(app: typer.Typer) -> None:
         console.print(f"[bold]{c['ref']}[/] {c['status']}, owner {c['owner'] or '-'}: {c['why']}")
         console.print(f"zone: {c['radius_m']:g} m around each burglary; ends "
                       f"{_local(c['ends_at'], tz)}; parameters {c['params_source']}")
+        console.print(f"places in the zone: {c['places_in_zone']:,}; visited individually "
+                      f"{c['places_visited']:,}; [bold]covered by the zone itself (leaflets, "
+                      f"patrol): {c['places_covered_by_zone']:,}[/]")
         t = Table(title=f"Visits ({len(c['visits_list'])})")
-        for col in ("visit", "place", "m", "due", "state", "outcome", "by"):
+        for col in ("visit", "place", "m", "due", "state", "outcome", "by", "why"):
             t.add_column(col, justify="right" if col == "m" else "left")
         for v in c["visits_list"][:limit]:
             place = ("[b]victim[/]: " if v["is_victim"] else "") + v["place"]
             t.add_row(v["ref"], place, f"{v['distance_m']:.0f}", _local(v["due_at"], tz),
-                      v["state"], v["outcome"] or "-", v["visited_by"] or "-")
+                      v["state"], v["outcome"] or "-", v["visited_by"] or "-", v["why"])
         console.print(t)
+        if len(c["visits_list"]) > limit:
+            console.print(f"... {len(c['visits_list']) - limit:,} more (--limit, or --json)")
 
     @co.command("visit")
     def visit_cmd(
@@ -292,12 +321,12 @@ def register(app: typer.Typer) -> None:
             return
         _header(console, name, when, why, tz, timing)
         t = Table(title=f"Overdue visits ({len(rows):,})")
-        for col in ("visit", "cocoon", "owner", "place", "due", "hours over"):
+        for col in ("visit", "cocoon", "owner", "place", "due", "hours over", "why"):
             t.add_column(col, justify="right" if col == "hours over" else "left")
         for v in rows[:limit]:
             place = ("victim: " if v["is_victim"] else "") + v["place"]
             t.add_row(v["ref"], v["cocoon"], v["owner"] or "-", place, _local(v["due_at"], tz),
-                      f"{v['hours_overdue']:,.0f}")
+                      f"{v['hours_overdue']:,.0f}", v["why"])
         console.print(t)
         if len(rows) > limit:
             console.print(f"... {len(rows) - limit:,} more (--limit, or --json for all)")

@@ -25,31 +25,30 @@ The rules (``docs/cocoons.md`` explains them for users)
   recent such member. Burglaries with the same report time are never near repeats of each other
   (on month-resolution data nothing within one month is).
 * **Visits**: each member burglary plans its own visits, due ``visit_hours`` (48) after its
-  report time: the victim's own point first (rank 0), then the known places within ``r_i`` of it,
-  nearest first, up to ``max_visits`` in all.
+  report time: the victim's own point first (rank 0), then the nearest known places within
+  ``r_i`` of it, at most ``neighbour_visits`` of them (default 5; per force in
+  ``forces.toml``). Each visit says why it was chosen; the other places of the zone are
+  covered by the zone itself (leaflets, patrol) and counted, not listed as visit tasks.
 * **Status** at an "as of" time: ``open`` (live, no visit recorded yet), ``active`` (live, at
   least one visit recorded), ``expired`` (``as_of >= ends_at``), ``merged`` (absorbed into
   another cocoon). A cocoon does not close when its visits are done: the zone stays at risk
   until it expires; visit completion is reported as delivery.
+
+Layout: :mod:`.times` (as-of and calendar handling), :mod:`.validation` (references,
+assignees, outcomes, parameters), :mod:`.planning` (merge rule, near repeats, visit lists,
+zone coverage: no database), :mod:`.queries` (SQL reads) and this module (the public
+operations). Every public name of those modules is importable from here.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import itertools
-import re
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 from sqlalchemy import (
     Connection,
     Engine,
@@ -72,86 +71,83 @@ from guardian.operations.cocoons.models import (
     CocoonMember,
     CocoonVisit,
 )
+from guardian.operations.cocoons.planning import (
+    _burglary_basis,
+    _near_repeats,
+    _place_label,
+    _zone_stats,
+    link_burglaries,
+    places_in_zone,
+    places_within,
+    plan_visits,
+    read_addresses,
+    short_key,
+    visit_reason,
+    zone_coverage,
+    zone_geometry,
+)
+from guardian.operations.cocoons.queries import (
+    _burglaries,
+    _dataset,
+    _frame,
+    _in_chunks,
+    _members_frame,
+    _places_frame,
+    _places_near,
+    _resolve_cocoon,
+    _visit_counts,
+    cocoon_dataset,
+    dataset_of_ref,
+    known_places,
+)
+from guardian.operations.cocoons.times import (
+    _PRECISION_ORDER,
+    TIMING,
+    TIMING_NOTE,
+    _coarsest,
+    _days,
+    _iso,
+    _pydt,
+    _spans,
+    _timing,
+    _to_utc_naive,
+    _utc,
+)
+from guardian.operations.cocoons.validation import (
+    DEFAULT_NEIGHBOUR_VISITS,
+    DEFAULT_RADIUS_M,
+    DEFAULT_VISIT_HOURS,
+    DEFAULT_WINDOW_DAYS,
+    LIVE_STATUSES,
+    STATUSES,
+    CocoonParameters,
+    _check_assignee,
+    _check_outcome,
+    check_neighbour_visits,
+    cocoon_ref,
+    knox_parameters,
+    parse_ref,
+    resolve_neighbour_visits,
+    visit_ref,
+)
 from guardian.store.db import begin as _begin
-from guardian.store.models import Dataset, Event, Place
-from guardian.store.status import projected_dataset, resolve_dataset
+from guardian.store.models import Dataset, Event
 
-DEFAULT_RADIUS_M = 400.0
-DEFAULT_WINDOW_DAYS = 42.0
-DEFAULT_VISIT_HOURS = 48.0
-DEFAULT_MAX_VISITS = 20
-STATUSES: tuple[str, ...] = ("open", "active", "expired", "merged")
-LIVE_STATUSES: tuple[str, ...] = ("open", "active")
-
-TIMING = {
-    "month": "approximate (month-resolution data)",
-    "day": "approximate (day-resolution data)",
-    "minute": "exact",
-}
-TIMING_NOTE = {
-    "month": (
-        "police.uk publishes the month only: each burglary's report time is taken as the first "
-        "of its month (00:00 local), so visit deadlines, overdue lists and expiry are "
-        "approximate, and burglaries in one month are never near repeats of each other."
-    ),
-    "day": (
-        "the data give the date only: each burglary's report time is taken as 00:00 local on "
-        "its date, so the 48-hour deadline is counted from the start of that day."
-    ),
-    "minute": "report times are exact.",
-}
-_PRECISION_ORDER = {"minute": 0, "day": 1, "month": 2}
-_OUTCOME_ALIASES = {
-    "spoke": "spoke", "spoke-to-resident": "spoke", "advice": "advice", "advice-left": "advice",
-    "no-answer": "no-answer", "no_answer": "no-answer", "noanswer": "no-answer",
-    "no answer": "no-answer", "declined": "declined",
-}
-_ASSIGNEE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]{0,59}$")
-_REF = re.compile(r"^\s*([CcVv])-?(\d+)\s*$")
-_VICTIM_M = 1.0  # a known place closer than this to the burglary is the victim's own point
+__all__ = [
+    "DEFAULT_MAX_VISITS", "DEFAULT_NEIGHBOUR_VISITS", "DEFAULT_RADIUS_M", "DEFAULT_VISIT_HOURS",
+    "DEFAULT_WINDOW_DAYS", "LIVE_STATUSES", "OUTCOMES", "REACHED", "STATUSES", "TIMING",
+    "TIMING_NOTE", "CocoonParameters", "OpenReport", "assign_cocoon", "check_neighbour_visits",
+    "cocoon_dataset", "cocoon_places", "cocoon_ref", "cocoon_section_data", "dataset_of_ref",
+    "default_as_of", "delivery_figures", "get_cocoon", "knox_parameters", "known_places",
+    "link_burglaries", "list_cocoons", "open_cocoons", "overdue_visits", "parse_ref",
+    "places_in_zone", "places_within", "plan_visits", "read_addresses", "record_visit",
+    "resolve_neighbour_visits", "short_key", "visit_reason", "visit_ref", "zone_coverage",
+    "zone_geometry",
+]
 
 
-# --------------------------------------------------------------------------------------------
-# Parameters and results
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CocoonParameters:
-    """Radius, risk window and visit deadline of new cocoons, and where they came from.
-
-    Parameters
-    ----------
-    radius_m : float
-        Radius of each burglary's disc, metres (default 400).
-    window_days : float
-        Days a burglary's disc stays at risk (default 42).
-    visit_hours : float
-        Hours after the report within which the visits are due (default 48).
-    source : str
-        ``"default"``, ``"manual"`` or ``"knox: <dataset> <dates>, seed N"``.
-    """
-
-    radius_m: float = DEFAULT_RADIUS_M
-    window_days: float = DEFAULT_WINDOW_DAYS
-    visit_hours: float = DEFAULT_VISIT_HOURS
-    source: str = "default"
-
-    def __post_init__(self) -> None:
-        checks = (("radius_m", self.radius_m, 1.0, 5000.0, "metres"),
-                  ("window_days", self.window_days, 1.0, 365.0, "days"),
-                  ("visit_hours", self.visit_hours, 1.0, 24.0 * 14, "hours"))
-        for name, value, lo, hi, unit in checks:
-            try:
-                v = float(value)
-            except (TypeError, ValueError):
-                raise InputError(f"{name} must be a number of {unit}, got {value!r}") from None
-            if not (lo <= v <= hi):
-                raise InputError(f"{name} {value!r} is out of range: give {lo:g} to {hi:g} {unit} "
-                                 f"(defaults: 400 m, 42 days, 48 hours)")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+# Former cap on all visits of a burglary, the victim included (the ``max_visits`` argument).
+DEFAULT_MAX_VISITS = DEFAULT_NEIGHBOUR_VISITS + 1
 
 
 @dataclass
@@ -181,7 +177,18 @@ class OpenReport:
     cocoons_merged : int
         Existing cocoons absorbed into another one.
     visits_planned : int
-        Visit tasks created.
+        Visit tasks created: per new burglary the victim plus at most ``neighbour_visits``
+        nearest places within the radius.
+    victim_visits, neighbour_visits_planned : int
+        Of those, the victims' visits and the neighbours' visits.
+    neighbour_visits : int or None
+        The cap used (None: every place within the radius).
+    places_in_zones : int
+        Known places inside the zones of the cocoons this run touched (counted per cocoon).
+    places_visited : int
+        Of those, places with a planned visit (or a victim's own point).
+    places_covered_by_zone : int
+        The rest: covered by the zone itself (leaflets, patrol), not by visit tasks.
     non_dwelling_excluded : int
         "Burglary" rows flagged non-dwelling (not cocooned).
     """
@@ -201,503 +208,17 @@ class OpenReport:
     near_repeats: int = 0
     cocoons_merged: int = 0
     visits_planned: int = 0
+    victim_visits: int = 0
+    neighbour_visits_planned: int = 0
+    neighbour_visits: int | None = DEFAULT_NEIGHBOUR_VISITS
+    places_in_zones: int = 0
+    places_visited: int = 0
+    places_covered_by_zone: int = 0
     non_dwelling_excluded: int = 0
     no_location_events: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-# --------------------------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------------------------
-
-
-
-
-def _utc(value: Any, name: str = "as_of") -> datetime:
-    """A tz-aware datetime as naive UTC (how the store keeps times)."""
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    if not isinstance(value, datetime):
-        raise InputError(f"{name} must be a datetime, got {value!r}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InputError(f"{name} {value.isoformat()} has no timezone; give an aware datetime "
-                         "(e.g. 2016-02-01T00:00+00:00) so the deadline arithmetic is unambiguous")
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    return value.replace(tzinfo=UTC).isoformat()
-
-
-def _timing(precisions: Sequence[str]) -> str:
-    """The timing caveat of the coarsest time precision present."""
-    return TIMING[_coarsest(precisions)]
-
-
-def _coarsest(precisions: Sequence[str]) -> str:
-    ps = [p for p in precisions if p in _PRECISION_ORDER] or ["minute"]
-    return max(ps, key=_PRECISION_ORDER.__getitem__)
-
-
-def parse_ref(text: str) -> tuple[str, int]:
-    m = _REF.match(str(text))
-    if not m:
-        raise InputError(f"{text!r} is not a cocoon or visit reference; write C-12 for cocoon 12 "
-                         "or V-345 for visit 345 (as shown by `guardian cocoons list`)")
-    return m.group(1).upper(), int(m.group(2))
-
-
-def cocoon_ref(cocoon_id: int) -> str:
-    """``"C-<id>"``, the reference users see for a cocoon."""
-    return f"C-{cocoon_id}"
-
-
-def visit_ref(visit_id: int) -> str:
-    """``"V-<id>"``, the reference users see for a visit task."""
-    return f"V-{visit_id}"
-
-
-def _check_assignee(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    value = str(value).strip()
-    if not _ASSIGNEE.match(value):
-        raise InputError(f"{name} {value!r} is not a valid assignee: use a collar number or team "
-                         "(letters, digits, space . _ / # -, up to 60 characters), never a "
-                         "victim's or resident's name")
-    return value
-
-
-def _check_outcome(value: str) -> str:
-    key = str(value).strip().lower()
-    if key not in _OUTCOME_ALIASES:
-        raise InputError(f"outcome {value!r} is not one of {list(OUTCOMES)}")
-    return _OUTCOME_ALIASES[key]
-
-
-def _dataset(conn: Connection, name: str):
-    return projected_dataset(conn, name, purpose="cocoon radii")
-
-
-def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
-    """DataFrame from SQLAlchemy rows (as plain tuples: building from Row objects is slow)."""
-    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
-
-
-def _to_utc_naive(local: pd.Series | pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
-    idx = pd.DatetimeIndex(pd.to_datetime(local))
-    aware = idx.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward")
-    return aware.tz_convert("UTC").tz_localize(None)
-
-
-def _days(values: Any) -> np.ndarray:
-    """Naive datetimes as float days since 1970 (calendar arithmetic on wall-clock times)."""
-    a = pd.DatetimeIndex(pd.to_datetime(values)).as_unit("ns").asi8
-    return a.astype(np.float64) / 86_400e9
-
-
-def _burglary_basis(dwelling: pd.Series) -> str:
-    if len(dwelling) and dwelling.isna().any():
-        return ("Burglary with the dwelling flag true or unknown (police.uk 'Burglary' mixes "
-                "dwelling and non-dwelling burglary: treated as residential-or-unknown)")
-    return "dwelling burglary (dwelling flag true)"
-
-
-# --------------------------------------------------------------------------------------------
-# Parameters from a Knox result
-# --------------------------------------------------------------------------------------------
-
-
-def _knox_from_dict(doc: dict[str, Any]):
-    from guardian.analysis.nearrepeat import KnoxResult
-
-    required = ("space_bands", "time_bands", "knox_ratio", "p_value", "observed")
-    missing = [k for k in required if k not in doc]
-    if missing:
-        raise InputError(f"not a Knox result: keys {missing} are missing; write one with "
-                         "`guardian nearrepeat knox ... --json FILE.json`")
-    shape = np.asarray(doc["observed"]).shape
-    kw: dict[str, Any] = {}
-    for f in fields(KnoxResult):
-        v = doc.get(f.name)
-        if f.name in ("observed",):
-            kw[f.name] = np.asarray(v, dtype=np.int64)
-        elif f.name in ("expected_mean", "expected_median", "expected_sd", "knox_ratio",
-                        "knox_ratio_median", "p_value", "z_score"):
-            if v is None:
-                kw[f.name] = np.full(shape, np.nan)
-            else:
-                kw[f.name] = np.array([[np.nan if c is None else c for c in row] for row in v],
-                                      dtype=float)
-        elif f.name in ("space_bands", "time_bands", "space_labels", "time_labels", "warnings"):
-            kw[f.name] = tuple(v or ())
-        elif v is not None:
-            kw[f.name] = v
-        elif f.name in ("n_events", "permutations", "seed", "n_close_pairs"):
-            kw[f.name] = 0
-        elif f.name == "same_location":
-            kw[f.name] = False
-        elif f.name in ("alpha", "min_ratio"):
-            kw[f.name] = 0.05 if f.name == "alpha" else 1.2
-        elif f.name in ("closed", "metric"):
-            kw[f.name] = "left" if f.name == "closed" else "euclidean"
-    return KnoxResult(**kw)
-
-
-def knox_parameters(
-    knox: Any,
-    *,
-    min_ratio: float = 1.2,
-    alpha: float = 0.05,
-    dataset: str | None = None,
-    dates: str | None = None,
-    visit_hours: float = DEFAULT_VISIT_HOURS,
-) -> CocoonParameters:
-    """Cocoon radius and window derived from a force's own Knox result.
-
-    Uses :func:`guardian.analysis.nearrepeat.derive_cocoon_parameters`: the furthest space and
-    time bands reachable from the origin cell through cells with ``p <= alpha`` and Knox ratio
-    ``>= min_ratio``.
-
-    Parameters
-    ----------
-    knox : KnoxResult or dict
-        A :class:`~guardian.analysis.nearrepeat.KnoxResult`, or the JSON document written by
-        ``guardian nearrepeat knox --json`` (its ``input`` block names the data and dates).
-    min_ratio, alpha : float
-        Thresholds of a significant cell.
-    dataset, dates : str, optional
-        Provenance written into ``source`` (taken from the JSON's ``input`` when not given).
-    visit_hours : float
-        Visit deadline, hours (not derived from Knox).
-
-    Returns
-    -------
-    CocoonParameters
-        ``source`` reads ``"knox: <dataset> <dates>, seed N"``.
-
-    Raises
-    ------
-    InputError
-        When the result shows no near-repeat pattern (the first cell is not significant) or the
-        near-repeat module is not available.
-    """
-    try:
-        from guardian.analysis.nearrepeat import derive_cocoon_parameters
-    except ImportError as exc:  # pragma: no cover - the module ships with Guardian
-        raise InputError("Knox-derived parameters need guardian.analysis.nearrepeat, which "
-                         f"could not be imported ({exc}); use --radius/--window") from exc
-    info: dict[str, Any] = {}
-    if isinstance(knox, dict):
-        info = knox.get("input") or {}
-        result = _knox_from_dict(knox)
-    else:
-        result = knox
-    derived = derive_cocoon_parameters(result, min_ratio=min_ratio, alpha=alpha)
-    if derived is None:
-        raise InputError(
-            f"the Knox result shows no near-repeat pattern to act on: its first cell is not "
-            f"significant with ratio >= {min_ratio:g} and p <= {alpha:g}; use the defaults "
-            "(400 m, 42 days) or give --radius/--window")
-    radius, window = derived
-    ds = dataset or info.get("dataset") or info.get("source") or "unnamed data"
-    if dates is None:
-        lo, hi = info.get("from"), info.get("to")
-        if lo or hi:
-            dates = f"{lo or 'first month'}..{hi or 'last month'}"
-        elif info.get("time_origin"):
-            dates = f"from {str(info['time_origin'])[:10]}"
-        else:
-            dates = "all dates"
-    source = f"knox: {ds} {dates}, seed {int(result.seed)}"
-    return CocoonParameters(radius_m=float(radius), window_days=float(window),
-                            visit_hours=visit_hours, source=source)
-
-
-# --------------------------------------------------------------------------------------------
-# Places
-# --------------------------------------------------------------------------------------------
-
-
-def read_addresses(path: Path | str) -> pd.DataFrame:
-    """An address file: CSV with columns ``x, y, address`` (projected metres, dataset's CRS).
-
-    Returns
-    -------
-    DataFrame
-        Columns ``x, y, place``. Rows with unreadable coordinates or an empty address raise
-        :class:`InputError` naming the line (an address list must be complete to be trusted).
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"address file {str(p)!r} does not exist")
-    text = p.read_text(encoding="utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text))
-    cols = [c.strip().lower() for c in (reader.fieldnames or [])]
-    if not {"x", "y", "address"} <= set(cols):
-        raise InputError(f"address file {p.name} needs columns x, y, address; it has {cols}")
-    xs, ys, places = [], [], []
-    for n, row in enumerate(reader, start=2):
-        row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
-        try:
-            x, y = float(row["x"]), float(row["y"])
-        except ValueError:
-            raise InputError(f"{p.name} line {n}: x, y ({row['x']!r}, {row['y']!r}) are not "
-                             "numbers (projected metres in the dataset's CRS)") from None
-        if not (np.isfinite(x) and np.isfinite(y)):
-            raise InputError(f"{p.name} line {n}: x, y must be finite metres")
-        if not row["address"]:
-            raise InputError(f"{p.name} line {n}: empty address")
-        xs.append(x)
-        ys.append(y)
-        places.append(row["address"])
-    if not places:
-        raise InputError(f"address file {p.name} has no rows")
-    return pd.DataFrame({"x": xs, "y": ys, "place": places})
-
-
-def _place_label(x: float, y: float, location: str) -> str:
-    return location if location else f"point ({x:.0f}, {y:.0f})"
-
-
-def known_places(bind: Engine | Connection, *, dataset: str) -> pd.DataFrame:
-    """Known places of a dataset: distinct ``(x, y, location)`` of any of its events.
-
-    On police.uk data these are the anonymised map points with their street descriptions
-    ("On or near ..."), each standing for a street segment rather than one address; on an
-    extract without addresses they are the points of its recorded events.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``x, y, place`` (metres; ``place`` is the location text, or ``point (x, y)``).
-    """
-    with _begin(bind) as conn:
-        ds = _dataset(conn, dataset)
-        rows = conn.execute(
-            select(Place.x, Place.y, Place.location)
-            .where(Place.dataset_id == ds.id, Place.x.is_not(None), Place.y.is_not(None))
-            .distinct()
-        ).all()
-    frame = _frame(rows, columns=["x", "y", "location"])
-    if frame.empty:
-        return pd.DataFrame({"x": pd.Series(dtype=float), "y": pd.Series(dtype=float),
-                             "place": pd.Series(dtype=str)})
-    frame["location"] = frame["location"].fillna("").astype(str)
-    frame["place"] = [_place_label(x, y, loc) for x, y, loc in
-                      zip(frame["x"], frame["y"], frame["location"], strict=True)]
-    frame = frame.drop_duplicates(["x", "y", "place"])
-    return frame[["x", "y", "place"]].sort_values(["x", "y", "place"]).reset_index(drop=True)
-
-
-def _places_frame(conn: Connection, dataset: str, addresses: Any) -> pd.DataFrame:
-    if addresses is None:
-        return known_places(conn, dataset=dataset)
-    if isinstance(addresses, str | Path):
-        return read_addresses(addresses)
-    frame = pd.DataFrame(addresses)
-    if "address" in frame.columns and "place" not in frame.columns:
-        frame = frame.rename(columns={"address": "place"})
-    if not {"x", "y", "place"} <= set(frame.columns):
-        raise InputError(f"addresses need columns x, y, address; got {list(frame.columns)}")
-    return frame[["x", "y", "place"]].astype({"x": float, "y": float, "place": str})
-
-
-def zone_geometry(members: pd.DataFrame | Sequence[dict], radius_m: float | None = None):
-    """The cocoon's zone: the union of its member discs (a shapely geometry, metres).
-
-    Parameters
-    ----------
-    members : DataFrame or list of dict
-        With ``x, y`` and ``radius_m`` (or give ``radius_m`` for all).
-    radius_m : float, optional
-        One radius for all members, metres.
-    """
-    from shapely import union_all
-    from shapely.geometry import Point
-
-    frame = pd.DataFrame(members)
-    radii = frame["radius_m"] if radius_m is None else pd.Series(radius_m, index=frame.index)
-    return union_all([Point(x, y).buffer(r, quad_segs=32) for x, y, r in
-                      zip(frame["x"], frame["y"], radii, strict=True)])
-
-
-def places_in_zone(members: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
-    """Places inside the union of the member discs, nearest first.
-
-    Parameters
-    ----------
-    members : DataFrame
-        Member burglaries: ``x, y, radius_m`` (metres) and optionally ``event_key``.
-    places : DataFrame
-        ``x, y, place``.
-
-    Returns
-    -------
-    DataFrame
-        ``x, y, place, distance_m, nearest`` where ``distance_m`` is the distance to the
-        nearest member burglary (metres) and ``nearest`` that member's position in ``members``;
-        sorted by distance, then place, then x, y. A place is inside when it is within the
-        radius of at least one member (exactly the union of discs, no polygon approximation).
-    """
-    cols = ["x", "y", "place", "distance_m", "nearest"]
-    if members.empty or places.empty:
-        return pd.DataFrame({c: [] for c in cols})
-    px = places["x"].to_numpy(float)
-    py = places["y"].to_numpy(float)
-    mx = members["x"].to_numpy(float)
-    my = members["y"].to_numpy(float)
-    mr = members["radius_m"].to_numpy(float)
-    tree = cKDTree(np.column_stack([px, py]))
-    # Each member's own ball gives exactly the places inside its disc; their union is the zone.
-    hits = tree.query_ball_point(np.column_stack([mx, my]), mr)
-    cand = sorted(set(itertools.chain.from_iterable(hits)))
-    if not cand:
-        return pd.DataFrame({c: [] for c in cols})
-    idx = np.asarray(cand, dtype=np.int64)
-    dist, nearest = cKDTree(np.column_stack([mx, my])).query(np.column_stack([px[idx], py[idx]]))
-    nearest = np.asarray(nearest, dtype=np.int64)
-    out = pd.DataFrame({"x": px[idx], "y": py[idx], "place": places["place"].to_numpy()[idx],
-                        "distance_m": np.asarray(dist, dtype=float), "nearest": nearest})
-    return out.sort_values(["distance_m", "place", "x", "y"], kind="stable").reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Opening cocoons
-# --------------------------------------------------------------------------------------------
-
-
-def _burglaries(conn: Connection, ds, start_month: str | None, end_month: str | None):
-    q = select(Event.event_key, Event.month, Event.occurred_local, Event.time_precision,
-               Event.dwelling, Place.x, Place.y, Place.lon, Place.lat, Place.location).join(
-        Place, Event.place_id == Place.id).where(
-        Event.dataset_id == ds.id, Event.category == "Burglary")
-    if start_month:
-        q = q.where(Event.month >= start_month)
-    if end_month:
-        q = q.where(Event.month <= end_month)
-    rows = conn.execute(q).all()
-    frame = _frame(rows, columns=["event_key", "month", "local", "precision", "dwelling",
-                                        "x", "y", "lon", "lat", "location"])
-    frame["dwelling"] = frame["dwelling"].map(
-        {True: True, False: False}).astype("boolean")
-    frame["local"] = pd.to_datetime(frame["local"])
-    frame["utc"] = _to_utc_naive(frame["local"], ds.timezone)
-    for c in ("x", "y", "lon", "lat"):
-        frame[c] = pd.to_numeric(frame[c]).astype(float)
-    frame["location"] = frame["location"].fillna("").astype(str)
-    return frame
-
-
-def link_burglaries(
-    t_days: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    radius_m: np.ndarray | float,
-    window_days: np.ndarray | float,
-    *,
-    is_new: np.ndarray | None = None,
-    group: np.ndarray | None = None,
-) -> np.ndarray:
-    """Cocoon labels under the merge rule (pure: arrays in, labels out).
-
-    Two burglaries are linked when their discs overlap (distance ``<= r_i + r_j``) and the
-    earlier one is live at the later one's time (``|t_i - t_j| < w`` of the earlier); a cocoon
-    is a connected component of the links. Found with a k-d tree (pairs within ``2 max(r)``)
-    and sparse connected components, never a full distance matrix.
-
-    Parameters
-    ----------
-    t_days : ndarray of float, shape (n,)
-        Report times in days (calendar days on local wall-clock time).
-    x, y : ndarray of float, shape (n,)
-        Projected coordinates, metres.
-    radius_m, window_days : float or ndarray, shape (n,)
-        Each burglary's radius (metres) and risk window (days).
-    is_new : ndarray of bool, optional
-        Only links involving at least one new burglary are looked for (the others are already
-        grouped: see ``group``). Default: all are new.
-    group : ndarray of int, optional
-        Existing cocoon id of each burglary (-1 for none): burglaries of one existing cocoon
-        are one group already.
-
-    Returns
-    -------
-    ndarray of int, shape (n,)
-        Component label of each burglary.
-    """
-    n = len(t_days)
-    t = np.asarray(t_days, dtype=float)
-    xs = np.asarray(x, dtype=float)
-    ys = np.asarray(y, dtype=float)
-    rs = np.broadcast_to(np.asarray(radius_m, dtype=float), (n,))
-    ws = np.broadcast_to(np.asarray(window_days, dtype=float), (n,))
-    new = np.ones(n, dtype=bool) if is_new is None else np.asarray(is_new, dtype=bool)
-    if n == 0:
-        return np.empty(0, dtype=np.int64)
-    pairs = cKDTree(np.column_stack([xs, ys])).query_pairs(2.0 * float(rs.max()),
-                                                            output_type="ndarray")
-    if len(pairs):
-        i, j = pairs[:, 0], pairs[:, 1]
-        d = np.hypot(xs[i] - xs[j], ys[i] - ys[j])
-        w_early = np.where(t[i] <= t[j], ws[i], ws[j])
-        keep = (d <= rs[i] + rs[j]) & (np.abs(t[i] - t[j]) < w_early) & (new[i] | new[j])
-        i, j = i[keep], j[keep]
-    else:
-        i = j = np.empty(0, dtype=np.int64)
-    if group is not None:
-        g = pd.Series(np.asarray(group, dtype=np.int64))
-        has = g.to_numpy() >= 0
-        first = g[has].groupby(g[has]).transform(lambda s: s.index[0])
-        i = np.concatenate([i, first.index.to_numpy()])
-        j = np.concatenate([j, first.to_numpy()])
-    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
-    return connected_components(graph, directed=False)[1].astype(np.int64)
-
-
-def _near_repeats(t: np.ndarray, x: np.ndarray, y: np.ndarray, r: np.ndarray,
-                  w: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
-    """Index of the member each member is a near repeat of (-1 when none).
-
-    ``j`` is a near repeat of ``i`` when ``0 < t_j - t_i < w_i`` (days) and the distance is at
-    most ``r_i``; among several, the most recent ``i`` (then the nearest, then the lowest index).
-    With ``group`` (cocoon of each member), only members of the same group count: the members of
-    many cocoons are done in one pass.
-    """
-    n = len(t)
-    out = np.full(n, -1, dtype=np.int64)
-    if n < 2:
-        return out
-    pairs = cKDTree(np.column_stack([x, y])).query_pairs(float(np.max(r)), output_type="ndarray")
-    if not len(pairs):
-        return out
-    i = np.concatenate([pairs[:, 0], pairs[:, 1]])  # both directions: i earlier, j later
-    j = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    gap = t[j] - t[i]
-    d = np.hypot(x[i] - x[j], y[i] - y[j])
-    ok = (gap > 0) & (gap < w[i]) & (d <= r[i])
-    if group is not None:
-        ok &= group[i] == group[j]
-    i, j, d = i[ok], j[ok], d[ok]
-    if not len(i):
-        return out
-    order = np.lexsort((i, d, -t[i], j))  # per j: most recent i, then nearest, then lowest
-    i, j = i[order], j[order]
-    first = np.r_[True, j[1:] != j[:-1]]
-    out[j[first]] = i[first]
-    return out
-
-
-def _in_chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
-    values = list(values)
-    for i in range(0, len(values), size):
-        yield values[i:i + size]
 
 
 def _refresh_cocoons(conn: Connection, ds, cocoon_ids: Sequence[int]) -> dict[int, int]:
@@ -771,14 +292,16 @@ def open_cocoons(
     end_month: str | None = None,
     owner: str | None = None,
     addresses: Any = None,
-    max_visits: int | None = DEFAULT_MAX_VISITS,
+    neighbour_visits: int | str | None = DEFAULT_NEIGHBOUR_VISITS,
+    max_visits: int | None = None,
 ) -> OpenReport:
     """Open cocoons for the dwelling burglaries in the store that are not cocooned yet.
 
     Burglaries are taken in report-time order; each joins the cocoons whose member discs it
     overlaps while live (merging them when there are several) or opens a new one; its visits
-    are planned (victim first, then the known places within the radius, nearest first). See the
-    module docstring for the exact rules. Idempotent: a burglary already in a cocoon
+    are planned: the victim first, then the nearest ``neighbour_visits`` known places within
+    the radius; the other places of the zone are counted as covered by the zone itself
+    (leaflets, patrol), not planned as visits. See the module docstring for the exact rules. Idempotent: a burglary already in a cocoon
     (same dataset and event id) is left alone, so re-running or re-ingesting changes nothing.
 
     Parameters
@@ -798,9 +321,14 @@ def open_cocoons(
     addresses : path or DataFrame, optional
         Address points (``x, y, address``, metres) to visit instead of the dataset's known
         places.
-    max_visits : int or None
-        Visits planned per burglary, the victim included (default 20; None for every known
-        place inside the radius).
+    neighbour_visits : int, "all" or None
+        Neighbouring places visited per burglary besides the victim, nearest first (default
+        :data:`DEFAULT_NEIGHBOUR_VISITS`; 0 for the victim only; None or ``"all"`` for every
+        known place inside the radius). A force's own default comes from
+        :func:`resolve_neighbour_visits` (``forces.toml``), which the CLI applies.
+    max_visits : int, optional
+        Former form of the cap: visits per burglary, the victim included. When given it
+        overrides ``neighbour_visits`` (``neighbour_visits = max_visits - 1``).
 
     Returns
     -------
@@ -811,15 +339,20 @@ def open_cocoons(
     owner = _check_assignee(owner, "owner")
     start_month = check_month(start_month, "start_month")
     end_month = check_month(end_month, "end_month")
-    if max_visits is not None and (not isinstance(max_visits, int | np.integer) or max_visits < 1):
-        raise InputError(f"max_visits must be a whole number >= 1 (or None for all), "
-                         f"got {max_visits!r}")
+    if max_visits is not None:
+        if isinstance(max_visits, bool) or not isinstance(max_visits, int | np.integer) \
+                or max_visits < 1:
+            raise InputError(f"max_visits must be a whole number >= 1 (the victim included), "
+                             f"got {max_visits!r}; or give neighbour_visits")
+        neighbour_visits = int(max_visits) - 1
+    cap = check_neighbour_visits(neighbour_visits)
     with _begin(bind) as conn:
         ds = _dataset(conn, dataset)
         bur = _burglaries(conn, ds, start_month, end_month)
         non_dwelling = bur["dwelling"].eq(False).fillna(False).to_numpy(bool)
         bur = bur[~non_dwelling]
         report = OpenReport(dataset=ds.name, as_of=_iso(as_of_u), parameters=p.to_dict(),
+                            neighbour_visits=cap,
                             burglary_basis=_burglary_basis(bur["dwelling"]),
                             timing=_timing(list(bur["precision"].unique())),
                             considered=len(bur), non_dwelling_excluded=int(non_dwelling.sum()))
@@ -949,86 +482,47 @@ def open_cocoons(
                 CocoonMember.id.in_(chunk), CocoonMember.near_repeat_of_id.is_not(None))
         ).scalar_one()) for chunk in _in_chunks(member_ids))
 
-        # Visits: victim first, then the places within the radius, nearest first.
+        # Visits: the victim, then the nearest `cap` places within the radius. A capped list
+        # is one a team can finish in 48 hours (every map point within 400 m gave ~15 tasks per
+        # burglary on police.uk data); the rest of the zone is counted as covered by the zone.
         places = _places_frame(conn, ds.name, addresses)
-        report.visits_planned = _plan_visits(conn, new, member_ids, new_label, target_of,
-                                             places, p, max_visits)
+        plan = plan_visits(new, places, radius_m=p.radius_m, visit_hours=p.visit_hours,
+                           neighbour_visits=cap)
+        mids = np.asarray(member_ids, dtype=np.int64)
+        cids = np.asarray([target_of[int(lab)] for lab in new_label], dtype=np.int64)
+        pos = plan["pos"].to_numpy(np.int64)
+        rows = [{"cocoon_id": int(c_), "member_id": int(m_), "rank": int(rk),
+                 "is_victim": bool(iv), "x": float(x_), "y": float(y_), "place": str(pl),
+                 "distance_m": float(d_), "due_at": pd.Timestamp(due).to_pydatetime()}
+                for c_, m_, rk, iv, x_, y_, pl, d_, due in zip(
+                    cids[pos], mids[pos], plan["rank"], plan["is_victim"], plan["x"],
+                    plan["y"], plan["place"], plan["distance_m"], plan["due_at"], strict=True)]
+        for chunk in _in_chunks(rows, 20_000):
+            conn.execute(insert(CocoonVisit), chunk)
+        report.visits_planned = len(rows)
+        report.victim_visits = int(plan["is_victim"].sum())
+        report.neighbour_visits_planned = report.visits_planned - report.victim_visits
+        cover = _coverage(conn, targets, places, as_of_u)
+        report.places_in_zones = int(cover["places_in_zone"].sum())
+        report.places_visited = int(cover["places_visited"].sum())
+        report.places_covered_by_zone = int(cover["places_covered_by_zone"].sum())
     return report
 
 
-def _plan_visits(conn: Connection, new: pd.DataFrame, member_ids: Sequence[int],
-                 new_label: np.ndarray, target_of: dict[int, int], places: pd.DataFrame,
-                 p: CocoonParameters, max_visits: int | None) -> int:
-    px = places["x"].to_numpy(float)
-    py = places["y"].to_numpy(float)
-    pn = places["place"].astype(str).to_numpy()
-    tree = cKDTree(np.column_stack([px, py])) if len(places) else None
-    hits = tree.query_ball_point(np.column_stack([new["x"].to_numpy(float),
-                                                  new["y"].to_numpy(float)]), p.radius_m) \
-        if tree is not None else [[] for _ in range(len(new))]
+def _coverage(conn: Connection, cocoon_ids: Sequence[int], places: pd.DataFrame,
+              as_of: datetime, members: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`zone_coverage` of cocoons as of ``as_of`` (members reported by then and their
+    visits), read from the store."""
+    if members is None:
+        members = _members_frame(conn, cocoon_ids, as_of)
+    v, m = CocoonVisit, CocoonMember
     rows = []
-    for k, (r, mid, lab) in enumerate(zip(new.itertuples(index=False), member_ids, new_label,
-                                          strict=True)):
-        due = pd.Timestamp(r.utc).to_pydatetime() + timedelta(hours=p.visit_hours)
-        cid = target_of[int(lab)]
-        victim_place = _place_label(r.x, r.y, r.location)
-        rows.append({"cocoon_id": cid, "member_id": int(mid), "rank": 0, "is_victim": True,
-                     "x": float(r.x), "y": float(r.y), "place": victim_place,
-                     "distance_m": 0.0, "due_at": due})
-        idx = np.asarray(hits[k], dtype=np.int64)
-        if len(idx):
-            d = np.hypot(px[idx] - r.x, py[idx] - r.y)
-            keep = d >= _VICTIM_M
-            idx, d = idx[keep], d[keep]
-            order = np.lexsort((py[idx], px[idx], pn[idx], d))
-            idx, d = idx[order], d[order]
-            if max_visits is not None:
-                idx, d = idx[:max_visits - 1], d[:max_visits - 1]
-            for rank, (pi, dist) in enumerate(zip(idx, d, strict=True), start=1):
-                rows.append({"cocoon_id": cid, "member_id": int(mid), "rank": rank,
-                             "is_victim": False, "x": float(px[pi]), "y": float(py[pi]),
-                             "place": str(pn[pi]), "distance_m": float(dist), "due_at": due})
-    for chunk in _in_chunks(rows, 20_000):
-        conn.execute(insert(CocoonVisit), chunk)
-    return len(rows)
-
-
-# --------------------------------------------------------------------------------------------
-# Reading cocoons
-# --------------------------------------------------------------------------------------------
-
-
-def _spans(members: pd.DataFrame, tz_of: dict[int, str]) -> pd.DataFrame:
-    """``opened_at, ends_at`` (naive UTC) of every cocoon at once: first report, and the latest
-    report + window in calendar days (one timezone conversion per timezone).
-
-    Returns
-    -------
-    DataFrame
-        Indexed by ``cocoon_id``: ``opened_at`` (first report) and ``ends_at`` (latest report +
-        window, calendar days), naive UTC ``datetime64``.
-    """
-    if members.empty:
-        return pd.DataFrame({"opened_at": pd.Series(dtype="datetime64[ns]"),
-                             "ends_at": pd.Series(dtype="datetime64[ns]")})
-    cid = members["cocoon_id"].to_numpy(np.int64)
-    local_end = pd.DatetimeIndex(pd.to_datetime(members["reported_local"])).as_unit("ns") + \
-        pd.to_timedelta(members["window_days"].to_numpy(float), unit="D")
-    end = np.full(len(members), np.datetime64("NaT"), dtype="datetime64[ns]")
-    tzs = pd.Series(cid).map(tz_of).to_numpy(object)
-    for tz in pd.unique(tzs):
-        sel = tzs == tz
-        end[sel] = _to_utc_naive(local_end[sel], tz).as_unit("ns").to_numpy()
-    frame = pd.DataFrame({
-        "cocoon_id": cid, "end": end,
-        "reported": pd.DatetimeIndex(pd.to_datetime(members["reported_at"])).as_unit("ns")})
-    return frame.groupby("cocoon_id").agg(opened_at=("reported", "min"), ends_at=("end", "max"))
-
-
-def _pydt(value: Any) -> datetime | None:
-    if value is None or pd.isna(value):
-        return None
-    return pd.Timestamp(value).to_pydatetime()
+    for chunk in _in_chunks(sorted(set(cocoon_ids))):
+        rows += conn.execute(select(v.cocoon_id, v.x, v.y, v.place).distinct()
+                             .join(m, m.id == v.member_id)
+                             .where(v.cocoon_id.in_(chunk), m.reported_at <= as_of)).all()
+    visits = _frame(rows, columns=["cocoon_id", "x", "y", "place"])
+    return zone_coverage(members, places, visits)
 
 
 def _status(state: str, ends_at: datetime, visits_done: int, as_of: datetime) -> str:
@@ -1037,52 +531,6 @@ def _status(state: str, ends_at: datetime, visits_done: int, as_of: datetime) ->
     if as_of >= ends_at:
         return "expired"
     return "active" if visits_done > 0 else "open"
-
-
-def _resolve_cocoon(conn: Connection, cocoon_id: int):
-    row = conn.execute(select(Cocoon.__table__).where(Cocoon.id == cocoon_id)).first()
-    if row is None:
-        raise NotFound(f"no cocoon {cocoon_ref(cocoon_id)}; see `guardian cocoons list`")
-    seen = {row.id}
-    while row.state == "merged" and row.merged_into_id is not None:
-        row = conn.execute(select(Cocoon.__table__).where(Cocoon.id == row.merged_into_id)).first()
-        if row is None or row.id in seen:  # pragma: no cover - guarded by the merge code
-            raise NotFound(f"cocoon {cocoon_ref(cocoon_id)} was merged into a missing cocoon")
-        seen.add(row.id)
-    return row
-
-
-def _members_frame(conn: Connection, cocoon_ids: Sequence[int], as_of: datetime) -> pd.DataFrame:
-    m = CocoonMember
-    rows = []
-    for chunk in _in_chunks(sorted(set(cocoon_ids))):
-        rows += conn.execute(select(
-            m.id, m.cocoon_id, m.event_key, m.month, m.reported_local, m.reported_at,
-            m.time_precision, m.x, m.y, m.lon, m.lat, m.location, m.radius_m, m.window_days,
-            m.near_repeat_of_id).where(m.cocoon_id.in_(chunk), m.reported_at <= as_of)).all()
-    return _frame(rows, columns=[
-        "id", "cocoon_id", "event_key", "month", "reported_local", "reported_at", "precision",
-        "x", "y", "lon", "lat", "location", "radius_m", "window_days", "near_repeat_of_id"])
-
-
-def _visit_counts(conn: Connection, cocoon_ids: Sequence[int], as_of: datetime) -> dict[int, dict]:
-    v = CocoonVisit
-    done = case((v.visited_at <= as_of, 1), else_=0)
-    pending_over = case(((or_(v.visited_at.is_(None), v.visited_at > as_of))
-                         & (v.due_at < as_of), 1), else_=0)
-    pending = case((or_(v.visited_at.is_(None), v.visited_at > as_of), 1), else_=0)
-    next_due = case((or_(v.visited_at.is_(None), v.visited_at > as_of), v.due_at), else_=None)
-    out: dict[int, dict] = {}
-    for chunk in _in_chunks(sorted(set(cocoon_ids))):
-        q = (select(v.cocoon_id, func.count(), func.sum(done), func.sum(pending_over),
-                    func.sum(pending), func.min(next_due))
-             .join(CocoonMember, CocoonMember.id == v.member_id)
-             .where(v.cocoon_id.in_(chunk), CocoonMember.reported_at <= as_of)
-             .group_by(v.cocoon_id))
-        for cid, n, nd, no, npend, nxt in conn.execute(q):
-            out[int(cid)] = {"planned": int(n), "done": int(nd or 0), "overdue": int(no or 0),
-                             "pending": int(npend or 0), "next_due": nxt}
-    return out
 
 
 def _why_text(first: Any, radii: Sequence[float], wins: Sequence[float], n_members: int,
@@ -1239,16 +687,29 @@ def list_cocoons(
     return out
 
 
-def get_cocoon(bind: Engine | Connection, *, ref: str | int, as_of: datetime) -> dict[str, Any]:
+def get_cocoon(bind: Engine | Connection, *, ref: str | int, as_of: datetime,
+               addresses: Any = None) -> dict[str, Any]:
     """One cocoon with its members and visits (a merged cocoon's reference leads to the
     cocoon it was merged into; ``followed_from`` says so).
+
+    Parameters
+    ----------
+    ref : str or int
+        ``C-<id>`` (or the id).
+    as_of : datetime (tz-aware)
+        Members and visits as at this time.
+    addresses : path or DataFrame, optional
+        The address list the visits were planned from, if not the dataset's known places:
+        the place counts and the "why" of each visit are read from it.
 
     Returns
     -------
     dict
-        The :func:`list_cocoons` fields plus ``members`` (list: ref, event_key, reported_at,
-        location, x, y, near_repeat_of) and ``visits`` (list: ref, member, rank, is_victim,
-        place, x, y, distance_m, due_at, outcome, visited_at, visited_by, state).
+        The :func:`list_cocoons` fields plus ``members_list`` (ref, event_key, reported_at,
+        location, x, y, near_repeat_of, places_within), ``visits_list`` (ref, member, rank,
+        is_victim, place, x, y, distance_m, due_at, outcome, visited_at, visited_by, state,
+        why) and the zone's ``places_in_zone``, ``places_visited`` (a planned visit or a
+        victim's point) and ``places_covered_by_zone`` (the rest: leaflets, patrol).
     """
     as_of_u = _utc(as_of)
     cid = ref if isinstance(ref, int) else parse_ref(ref)[1]
@@ -1266,7 +727,15 @@ def get_cocoon(bind: Engine | Connection, *, ref: str | int, as_of: datetime) ->
             raise NotFound(f"cocoon {cocoon_ref(row.id)} had not been opened by "
                            f"{_iso(as_of_u)}; give a later --as-of")
         base = found[0]
+        if addresses is None:
+            places = _places_near(conn, row.dataset_id, members)
+        else:
+            ds_name = conn.execute(select(Dataset.name)
+                                   .where(Dataset.id == row.dataset_id)).scalar_one()
+            places = _places_frame(conn, ds_name, addresses)
     key_of = dict(zip(members["id"], members["event_key"], strict=True))
+    n_within = dict(zip(members["id"], places_within(members, places), strict=True))
+    radius_of = dict(zip(members["id"], members["radius_m"], strict=True))
     base["followed_from"] = cocoon_ref(cid) if cid != row.id else None
     base["members_list"] = [{
         "member_id": int(mr.id), "event_key": mr.event_key, "month": mr.month,
@@ -1274,8 +743,21 @@ def get_cocoon(bind: Engine | Connection, *, ref: str | int, as_of: datetime) ->
         "location": _place_label(mr.x, mr.y, mr.location), "x": mr.x, "y": mr.y,
         "near_repeat_of": key_of.get(mr.near_repeat_of_id)
         if pd.notna(mr.near_repeat_of_id) else None,
+        "places_within": int(n_within[mr.id]),
     } for mr in members.sort_values(["reported_local", "id"]).itertuples()]
-    base["visits_list"] = [_visit_dict(vr, as_of_u) for vr in visits]
+    base["visits_list"] = []
+    for vr in visits:
+        d = _visit_dict(vr, as_of_u)
+        d["why"] = visit_reason(rank=vr.rank, is_victim=bool(vr.is_victim),
+                                n_within=int(n_within[vr.member_id]),
+                                radius_m=float(radius_of[vr.member_id]),
+                                event_key=key_of[vr.member_id])
+        base["visits_list"].append(d)
+    visited = pd.DataFrame([(row.id, vr.x, vr.y, vr.place) for vr in visits],
+                           columns=["cocoon_id", "x", "y", "place"])
+    cover = zone_coverage(members, places, visited)
+    for col in ("places_in_zone", "places_visited", "places_covered_by_zone"):
+        base[col] = int(cover.at[row.id, col]) if row.id in cover.index else 0
     return base
 
 
@@ -1320,11 +802,6 @@ def cocoon_places(bind: Engine | Connection, *, ref: str | int, as_of: datetime,
     out["nearest_event"] = members["event_key"].to_numpy()[out["nearest"].astype(int)] \
         if len(out) else []
     return out.drop(columns="nearest")
-
-
-# --------------------------------------------------------------------------------------------
-# Acting on cocoons
-# --------------------------------------------------------------------------------------------
 
 
 def record_visit(
@@ -1422,11 +899,6 @@ def assign_cocoon(bind: Engine | Connection, *, ref: str, owner: str) -> dict[st
     return {"ref": cocoon_ref(coc.id), "owner": owner, "previous_owner": coc.owner}
 
 
-# --------------------------------------------------------------------------------------------
-# Overdue and delivery
-# --------------------------------------------------------------------------------------------
-
-
 def overdue_visits(
     bind: Engine | Connection,
     *,
@@ -1447,7 +919,7 @@ def overdue_visits(
     -------
     list of dict
         Oldest deadline first: the visit fields plus ``dataset, owner, hours_overdue,
-        burglary_reported_at, cocoon_status, timing``.
+        burglary_reported_at, cocoon_status, timing, why`` (why the place was chosen).
     """
     as_of_u = _utc(as_of)
     if limit is not None and (not isinstance(limit, int | np.integer) or limit < 0):
@@ -1488,7 +960,10 @@ def overdue_visits(
                     select(func.count()).select_from(v).join(m, m.id == v.member_id)
                     .where(v.cocoon_id.in_(chunk), *pending)).scalar_one())
             q = (select(v.__table__, Cocoon.owner, m.reported_at.label("reported_at"),
-                        m.time_precision.label("precision"), Dataset.name.label("dataset"))
+                        m.time_precision.label("precision"), Dataset.name.label("dataset"),
+                        Cocoon.dataset_id.label("dataset_id"), m.x.label("member_x"),
+                        m.y.label("member_y"), m.radius_m.label("member_radius_m"),
+                        m.event_key.label("event_key"))
                  .join(Cocoon, Cocoon.id == v.cocoon_id)
                  .join(m, m.id == v.member_id)
                  .join(Dataset, Dataset.id == Cocoon.dataset_id)
@@ -1497,10 +972,20 @@ def overdue_visits(
             if limit is not None:
                 q = q.limit(limit)
             rows += conn.execute(q).all()
-    if len(keep) > 500:  # several chunks: merge them in the same order
-        rows.sort(key=lambda r: (r.due_at, r.cocoon_id, r.member_id, r.rank))
-    if limit is not None:
-        rows = rows[:limit]
+        if len(keep) > 500:  # several chunks: merge them in the same order
+            rows.sort(key=lambda r: (r.due_at, r.cocoon_id, r.member_id, r.rank))
+        if limit is not None:
+            rows = rows[:limit]
+        # Why each listed visit was chosen: the places within its burglary's radius, counted
+        # from the known places around the listed burglaries only.
+        burg = pd.DataFrame([(r.member_id, r.dataset_id, r.member_x, r.member_y,
+                              r.member_radius_m) for r in rows],
+                            columns=["id", "dataset_id", "x", "y", "radius_m"]
+                            ).drop_duplicates("id")
+        n_within: dict[int, int] = {}
+        for ds_id, sub in burg.groupby("dataset_id"):
+            counts = places_within(sub, _places_near(conn, int(ds_id), sub))
+            n_within.update(zip(sub["id"].tolist(), counts.tolist(), strict=True))
     if count_only is not None:
         count_only.append(total)
     out = []
@@ -1513,6 +998,9 @@ def overdue_visits(
             "burglary_reported_at": _iso(r.reported_at),
             "cocoon_status": "expired" if as_of_u >= end else "live",
             "timing": TIMING[r.precision],
+            "why": visit_reason(rank=r.rank, is_victim=bool(r.is_victim),
+                                n_within=n_within.get(r.member_id), radius_m=r.member_radius_m,
+                                event_key=r.event_key),
         })
         out.append(d)
     return out
@@ -1627,11 +1115,6 @@ def delivery_figures(
     }
 
 
-# --------------------------------------------------------------------------------------------
-# As-of default and the briefing section
-# --------------------------------------------------------------------------------------------
-
-
 def default_as_of(bind: Engine | Connection, *, dataset: str, now: datetime) -> tuple[datetime, str]:
     """The "as of" time the CLI uses when none is given: ``now``, or the end of the latest loaded
     month when the data stop before ``now`` (historical data).
@@ -1655,76 +1138,6 @@ def default_as_of(bind: Engine | Connection, *, dataset: str, now: datetime) -> 
             f"end of {last}, the latest month loaded for {ds.name} (the data stop before now; "
             "pass --as-of to choose another time)")
     return now_u.replace(tzinfo=UTC), "now"
-
-
-def _places_near(conn: Connection, dataset_id: int, members: pd.DataFrame) -> pd.DataFrame:
-    """:func:`known_places` restricted (in SQL) to the box around the members' discs."""
-    empty = pd.DataFrame({"x": pd.Series(dtype=float), "y": pd.Series(dtype=float),
-                          "place": pd.Series(dtype=str)})
-    if members.empty:
-        return empty
-    # Only the places in the box around the members' discs can be inside a zone.
-    mx, my = members["x"].to_numpy(float), members["y"].to_numpy(float)
-    mr = members["radius_m"].to_numpy(float)
-    x0, x1 = float((mx - mr).min() - 1.0), float((mx + mr).max() + 1.0)
-    y0, y1 = float((my - mr).min() - 1.0), float((my + mr).max() + 1.0)
-    rows = conn.execute(
-        select(Place.x, Place.y, Place.location)
-        .where(Place.dataset_id == dataset_id, Place.x.between(x0, x1), Place.y.between(y0, y1))
-        .distinct()).all()
-    if not rows:
-        return empty
-    xs, ys, locs = (np.asarray(c) for c in zip(*rows, strict=True))
-    frame = pd.DataFrame({"x": xs.astype(float), "y": ys.astype(float), "location": locs})
-    frame["location"] = frame["location"].fillna("").astype(str)
-    frame["place"] = [_place_label(x, y, loc) for x, y, loc in
-                      zip(frame["x"], frame["y"], frame["location"], strict=True)]
-    return frame.drop_duplicates(["x", "y", "place"])[["x", "y", "place"]].reset_index(drop=True)
-
-
-def _zone_stats(members: pd.DataFrame, places: pd.DataFrame | None) -> pd.DataFrame:
-    """Places inside and area of every cocoon's zone at once.
-
-    The same figures as ``len(places_in_zone(...))`` and ``zone_geometry(...).area`` per
-    cocoon, with one k-d tree over the places for all members and the discs of members at the
-    same point (police.uk map points are shared) drawn once.
-
-    Returns
-    -------
-    DataFrame
-        Indexed by ``cocoon_id``: ``places`` (count) and ``area_m2`` (square metres).
-    """
-    import shapely
-
-    if members.empty:
-        return pd.DataFrame({"places": pd.Series(dtype=np.int64),
-                             "area_m2": pd.Series(dtype=float)})
-    cid = members["cocoon_id"].to_numpy(np.int64)
-    mx, my = members["x"].to_numpy(float), members["y"].to_numpy(float)
-    mr = members["radius_m"].to_numpy(float)
-    out = pd.DataFrame(index=pd.Index(np.unique(cid), name="cocoon_id"))
-    out["places"] = 0
-    if places is not None and len(places):
-        tree = cKDTree(np.column_stack([places["x"].to_numpy(float),
-                                        places["y"].to_numpy(float)]))
-        hits = tree.query_ball_point(np.column_stack([mx, my]), mr)
-        lens = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-        if lens.sum():
-            pairs = pd.DataFrame({"c": np.repeat(cid, lens),
-                                  "p": np.fromiter(itertools.chain.from_iterable(hits),
-                                                   dtype=np.int64, count=int(lens.sum()))})
-            n = pairs.drop_duplicates().groupby("c").size()
-            out.loc[n.index, "places"] = n.to_numpy()
-    discs = pd.DataFrame({"c": cid, "x": mx, "y": my, "r": mr}).drop_duplicates()
-    polys = shapely.buffer(shapely.points(discs["x"].to_numpy(), discs["y"].to_numpy()),
-                           discs["r"].to_numpy(), quad_segs=32)
-    codes, uniq = pd.factorize(discs["c"])
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
-    areas = [shapely.union_all(polys[order[bounds[k]:bounds[k + 1]]]).area
-             for k in range(len(uniq))]
-    out["area_m2"] = pd.Series(areas, index=np.asarray(uniq, dtype=np.int64))
-    return out
 
 
 def cocoon_section_data(engine: Engine | Connection, *, dataset: str, as_of: datetime,
@@ -1799,42 +1212,3 @@ def cocoon_section_data(engine: Engine | Connection, *, dataset: str, as_of: dat
         "delivery": delivery, "caveats": caveats,
     }
 
-
-def cocoon_dataset(engine: Engine, *, force: str | None = None) -> tuple[str, str]:
-    """``(dataset name, timezone)``: ``force`` resolved, or the only dataset with cocoons.
-
-    Raises :class:`NotFound` when no cocoon exists, :class:`InputError` when several datasets
-    have cocoons and ``force`` is not given.
-    """
-    with engine.connect() as conn:
-        if force:
-            name = resolve_dataset(engine, force)
-        else:
-            names = list(conn.execute(
-                select(Dataset.name).join(Cocoon, Cocoon.dataset_id == Dataset.id).distinct()
-                .order_by(Dataset.name)).scalars())
-            if not names:
-                raise NotFound("no cocoons yet: open them with `guardian cocoons open --force NAME`")
-            if len(names) > 1:
-                raise InputError(f"cocoons exist for several datasets {names}; choose one with --force")
-            name = names[0]
-        tz = conn.execute(select(Dataset.timezone).where(Dataset.name == name)).scalar_one()
-    return name, tz
-
-
-def dataset_of_ref(engine: Engine, *, ref: str) -> tuple[str, str]:
-    """``(dataset name, timezone)`` of the cocoon (``C-12``) or visit (``V-7``) ``ref``."""
-    kind, num = parse_ref(ref)
-    with engine.connect() as conn:
-        if kind == "V":
-            cid = conn.execute(select(CocoonVisit.cocoon_id).where(CocoonVisit.id == num)).scalar()
-            if cid is None:
-                raise NotFound(f"no visit V-{num}; see `guardian cocoons show C-<id>`")
-        else:
-            cid = num
-        row = conn.execute(select(Dataset.name, Dataset.timezone)
-                           .join(Cocoon, Cocoon.dataset_id == Dataset.id)
-                           .where(Cocoon.id == cid)).first()
-    if row is None:
-        raise NotFound(f"no cocoon C-{cid}; see `guardian cocoons list`")
-    return row.name, row.timezone
