@@ -42,6 +42,7 @@ def server(tmp_path_factory):
     import uvicorn
 
     from guardian.operations.cocoons.service import open_cocoons
+    from guardian.operations.patrols.service import create_plan
     from guardian.operations.tasks.service import sync_tasks
     from guardian.store.db import get_engine
     from guardian.store.ingest import ingest
@@ -52,6 +53,8 @@ def server(tmp_path_factory):
     ingest(engine, [ESSEX / "2021-12-essex-street.csv.gz"])
     as_of = datetime(2021, 12, 31, 18, 0, tzinfo=UTC)
     open_cocoons(engine, dataset="Essex Police", as_of=as_of)
+    create_plan(engine, dataset="Essex Police", district="Basildon", week="2022-01-03",
+                lookback_months=1)
     sync_tasks(engine)
     accounts.add_user(engine, username="pc1234", password=PASSWORD, role="officer",
                       display_name="PC 1234", team="basildon-a")
@@ -158,6 +161,25 @@ def test_partner_dashboard_has_no_victim_address(server, phone):
         places = [p for p in places if p]
     html = page.content()
     assert "Live cocoons" in html and not any(p in html for p in places)
+    spots = page.locator("#spots tbody tr")
+    assert spots.count() > 0 and "harm" in spots.first.inner_text().lower()
+    assert page.locator("#assign-form").count() == 0  # partners do not assign
     page.set_viewport_size({"width": 1280, "height": 800})
     page.screenshot(path=str(SHOTS / "dashboard-partner.png"), full_page=True)
     assert page.goto(f"{base}/api/tasks").status == 403
+
+
+def test_supervisor_assigns_a_task_from_the_dashboard(server, phone):
+    base, engine = server
+    page, _ = phone
+    page.set_viewport_size({"width": 1280, "height": 900})  # a commander's desk
+    _sign_in(page, base, "insp")
+    page.wait_for_url(f"{base}/dashboard")
+    box = page.locator("#assign-form input[name=task]").first
+    task_id = int(box.get_attribute("value"))
+    box.check()
+    page.fill("#assignee", "pc1234")
+    page.click("#assign-form button[type=submit]")
+    page.wait_for_url(f"{base}/dashboard")
+    with engine.connect() as c:
+        assert c.execute(select(Task.assignee).where(Task.id == task_id)).scalar_one() == "pc1234"

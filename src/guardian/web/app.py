@@ -64,6 +64,12 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
     app.state.templates = Jinja2Templates(directory=str(tdir))
     app.mount("/static", StaticFiles(directory=str(resources.files("guardian.web") / "static")),
               name="static")
+    from guardian.reports.interactive import leaflet_dir
+
+    leaflet = leaflet_dir()
+    app.state.leaflet = leaflet is not None
+    if leaflet is not None:
+        app.mount("/vendor/leaflet", StaticFiles(directory=str(leaflet)), name="leaflet")
     app.include_router(api.router)
     app.include_router(pages.router)
 

@@ -114,7 +114,23 @@ def my_task_outcome(request: Request, task_id: int, outcome: str = Form(...),
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request, caller: Caller = require("dashboard.view")):
     data = dashboard_data(request.app.state.engine, as_of=now(request))
-    return _page(request, "dashboard.html", {"caller": caller, "d": data})
+    unassigned = []
+    if allowed(caller.account.role, "tasks.assign"):
+        unassigned = tasks.unassigned_tasks(request.app.state.engine, caller.account,
+                                            as_of=now(request))
+    return _page(request, "dashboard.html", {"caller": caller, "d": data,
+                                             "unassigned": unassigned,
+                                             "leaflet": request.app.state.leaflet})
+
+
+@router.post("/dashboard/assign")
+async def dashboard_assign(request: Request, caller: Caller = require("tasks.assign")):
+    form = await request.form()
+    ids = [int(v) for v in form.getlist("task") if str(v).isdigit()]
+    tasks.assign_tasks(request.app.state.engine, caller.account, ids,
+                       assignee=str(form.get("assignee") or "").strip() or None,
+                       team=str(form.get("team") or "").strip() or None)
+    return RedirectResponse("/dashboard", status_code=303)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

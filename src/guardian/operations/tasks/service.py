@@ -326,6 +326,16 @@ def record_outcome(bind: Engine | Connection, account: Account, task_id: int, *,
     return {"task": resp, "replayed": False}
 
 
+def unassigned_tasks(bind: Engine | Connection, account: Account, *, as_of: datetime,
+                     limit: int = 50) -> list[dict[str, Any]]:
+    """Open tasks with no officer and no team, earliest due first (for assigning)."""
+    with _read(bind) as conn:
+        rows = conn.execute(select(Task.__table__).where(
+            Task.status == "open", Task.assignee.is_(None), Task.team.is_(None))
+            .order_by(Task.due_at, Task.id).limit(limit)).all()
+    return [task_dict(t, account, as_of=as_of) for t in rows]
+
+
 def assign_tasks(bind: Engine | Connection, account: Account, task_ids: list[int], *,
                  assignee: str | None = None, team: str | None = None) -> int:
     """Give tasks to a user or a team (supervisors). Returns the number assigned."""
