@@ -37,8 +37,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """Uvicorn on loopback over a store with Essex 2021-12, its cocoons and their tasks, ten of
-    them assigned to officer pc1234 and the rest to a team."""
+    """Uvicorn on loopback over a store with Essex 2021-11..12, the December cocoons, a patrol
+    plan for Basildon and their tasks, ten cocoon visits assigned to officer pc1234."""
     import uvicorn
 
     from guardian.operations.cocoons.service import open_cocoons
@@ -50,10 +50,10 @@ def server(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("phone")
     engine = get_engine(f"sqlite:///{home / 'store.db'}")
-    ingest(engine, [ESSEX / "2021-12-essex-street.csv.gz"])
+    ingest(engine, [ESSEX / "2021-11-essex-street.csv.gz", ESSEX / "2021-12-essex-street.csv.gz"])
     as_of = datetime(2021, 12, 31, 18, 0, tzinfo=UTC)
-    open_cocoons(engine, dataset="Essex Police", as_of=as_of)
-    create_plan(engine, dataset="Essex Police", district="Basildon", week="2022-01-03",
+    open_cocoons(engine, dataset="Essex Police", as_of=as_of, start_month="2021-12")
+    create_plan(engine, dataset="Essex Police", district="Basildon", week="2021-12-27",
                 lookback_months=1)
     sync_tasks(engine)
     accounts.add_user(engine, username="pc1234", password=PASSWORD, role="officer",
@@ -183,3 +183,62 @@ def test_supervisor_assigns_a_task_from_the_dashboard(server, phone):
     page.wait_for_url(f"{base}/dashboard")
     with engine.connect() as c:
         assert c.execute(select(Task.assignee).where(Task.id == task_id)).scalar_one() == "pc1234"
+
+
+def test_patrol_visit_records_start_end_and_interactions(server, phone):
+    from datetime import timedelta
+
+    from guardian.operations.patrols.models import PatrolVisit
+
+    base, engine = server
+    page, _ = phone
+    with engine.begin() as conn:
+        tid = conn.execute(select(Task.id).where(
+            Task.kind == "patrol-visit", Task.window_start <= datetime(2021, 12, 31, 18),
+            Task.due_at > datetime(2021, 12, 31, 18)).order_by(Task.id)).scalars().first()
+        conn.execute(update(Task).where(Task.id == tid).values(assignee="pc1234"))
+    _sign_in(page, base, "pc1234")
+    page.wait_for_url(f"{base}/my")
+    page.locator(f"a[data-task='{tid}']").tap()
+    page.wait_for_selector("#outcome-form")
+    page.fill("#business_checks", "2")
+    page.fill("#engagements", "5")
+    page.fill("#minutes", "20")
+    page.locator("button[value=patrolled]").tap()
+    page.wait_for_url(f"{base}/my")
+    with engine.connect() as c:
+        v = c.execute(select(PatrolVisit.__table__)).one()
+    assert (v.business_checks, v.engagements, v.arrests, v.officer) == (2, 5, 0, "pc1234")
+    assert v.end_at - v.start_at == timedelta(minutes=20)
+    assert _done(engine, tid)[:2] == ("done", "patrolled")
+
+
+def test_tasks_are_ordered_nearest_first_from_the_phones_position(server):
+    base, engine = server
+    with engine.connect() as c:
+        rows = c.execute(select(Task.id, Task.lat, Task.lon).where(
+            Task.assignee == "pc1234", Task.status == "open", Task.kind == "cocoon-visit")).all()
+    far = max(rows, key=lambda r: r.lat)  # stand at the northernmost task
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  geolocation={"latitude": far.lat, "longitude": far.lon},
+                                  permissions=["geolocation"])
+        page = ctx.new_page()
+        _sign_in(page, base, "pc1234")
+        page.wait_for_url(f"{base}/my")
+        page.wait_for_function("document.querySelector('#tasks li.task').dataset.dist !== undefined")
+        shown = [int(a.get_attribute("data-task")) for a in page.locator("#tasks li.task a").all()]
+        browser.close()
+    import math
+
+    def dist(r):  # brute force, same great-circle formula
+        la, lo = math.radians(far.lat), math.radians(far.lon)
+        b, c = math.radians(r.lat), math.radians(r.lon)
+        h = math.sin((b - la) / 2) ** 2 + math.cos(la) * math.cos(b) * math.sin((c - lo) / 2) ** 2
+        return 12742000 * math.asin(math.sqrt(h))
+
+    want = [r.id for r in sorted([r for r in rows if r.id in shown], key=dist)]
+    assert shown[0] == far.id and [dist(next(r for r in rows if r.id == i)) for i in shown] == \
+        sorted(dist(next(r for r in rows if r.id == i)) for i in shown)
+    assert set(shown) == set(want)

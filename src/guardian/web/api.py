@@ -43,6 +43,8 @@ class OutcomeIn(BaseModel):
                                          "offline (measured on the phone, so its clock may be "
                                          "wrong without harm)")
     start: datetime | None = Field(default=None, description="patrol: when the visit started")
+    minutes: int | None = Field(default=None, ge=1, le=600,
+                                description="patrol: minutes on the spot (start = at - minutes)")
     interactions: dict[str, Annotated[int, Field(ge=0, le=1000)]] = Field(default_factory=dict)
 
 
@@ -104,10 +106,11 @@ def one_task(request: Request, task_id: TaskPath,
 def task_outcome(request: Request, task_id: TaskPath, body: OutcomeIn,
                  caller: Caller = require("tasks.own")) -> dict[str, Any]:
     """Record a task's outcome once per idempotency key (a resent key gets the first answer)."""
+    at = body.at or now(request) - timedelta(seconds=body.elapsed_s)
+    start = body.start or (at - timedelta(minutes=body.minutes) if body.minutes else None)
     return tasks.record_outcome(request.app.state.engine, caller.account, task_id,
                                 outcome=body.outcome, key=body.key, note=body.note,
-                                at=body.at or now(request) - timedelta(seconds=body.elapsed_s),
-                                start=body.start,
+                                at=at, start=start,
                                 interactions=body.interactions)
 
 

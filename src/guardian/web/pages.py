@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import timedelta
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -90,7 +91,8 @@ def home(request: Request, caller: Caller = Depends(current)):
 @router.get("/my", response_class=HTMLResponse)
 def my_page(request: Request, caller: Caller = require("tasks.own")):
     rows = tasks.my_tasks(request.app.state.engine, caller.account, as_of=now(request))
-    return _page(request, "my.html", {"caller": caller, "tasks": rows, "as_of": now(request)})
+    return _page(request, "my.html", {"caller": caller, "tasks": rows, "as_of": now(request),
+                                      "leaflet": request.app.state.leaflet})
 
 
 @router.get("/my/tasks/{task_id}", response_class=HTMLResponse)
@@ -103,11 +105,18 @@ def my_task(request: Request, task_id: int, caller: Caller = require("tasks.own"
 
 
 @router.post("/my/tasks/{task_id}/outcome")
-def my_task_outcome(request: Request, task_id: int, outcome: str = Form(...),
-                    key: str = Form(...), note: str = Form(""),
-                    caller: Caller = require("tasks.own")):
-    tasks.record_outcome(request.app.state.engine, caller.account, task_id, outcome=outcome,
-                         key=key, note=note, at=now(request))
+async def my_task_outcome(request: Request, task_id: int,
+                          caller: Caller = require("tasks.own")):
+    # The form without JavaScript: same fields as the API body.
+    form = await request.form()
+    counts = {k: int(form.get(k) or 0) for k in tasks.INTERACTIONS
+              if str(form.get(k) or "0").isdigit()}
+    minutes = str(form.get("minutes") or "15")
+    at = now(request)
+    tasks.record_outcome(request.app.state.engine, caller.account, task_id,
+                         outcome=str(form.get("outcome") or ""), key=str(form.get("key") or ""),
+                         note=str(form.get("note") or ""), at=at, interactions=counts,
+                         start=at - timedelta(minutes=int(minutes) if minutes.isdigit() else 15))
     return RedirectResponse("/my", status_code=303)
 
 
