@@ -83,6 +83,42 @@ def _read_columns(path: Path, *, x, y, lon, lat, date, date_format, crs, to_crs,
     return frame
 
 
+def _read_polygon(path: Path | None):
+    """A GeoJSON polygon (projected metres) for ``--area polygon``, or None."""
+    if path is None:
+        return None
+    import json as _json
+
+    import shapely
+    from shapely.geometry import shape
+
+    if not path.is_file():
+        raise InputError(f"--polygon {path} does not exist")
+    doc = _json.loads(path.read_text())
+    if doc.get("type") == "FeatureCollection":
+        geoms = [shape(f["geometry"]) for f in doc["features"]]
+        return shapely.union_all(geoms)
+    if doc.get("type") == "Feature":
+        return shape(doc["geometry"])
+    return shape(doc)
+
+
+def _grid_for(events, grid_origin: str, cell: float):
+    """None (Guardian's snapped grid) or open_cp's bounding-box grid with origin at min x/y."""
+    if grid_origin == "snapped":
+        return None
+    if grid_origin != "min":
+        raise InputError(f"--grid-origin was {grid_origin!r} but is expected to be snapped or min")
+    from guardian.analysis.risk.opencp import opencp_grid
+
+    crs = (
+        str(events["crs"].dropna().iloc[0])
+        if "crs" in events and events["crs"].notna().any()
+        else ""
+    )
+    return opencp_grid(events["x"], events["y"], cell_m=cell, crs=crs)
+
+
 def _parse_methods(method: str) -> list[str]:
     from guardian.analysis.risk import METHODS
 
@@ -132,6 +168,17 @@ def register(app: typer.Typer) -> None:
         since: str | None = typer.Option(None, help="ignore events before this date"),
         end: str = typer.Option(..., help="end of the last window"),
         domain_buffer: float = typer.Option(300.0, help="study area: metres around any event"),
+        area: str = typer.Option(
+            "footprint",
+            help="study area (coverage denominator): footprint | bbox | cells-with-events | polygon",
+        ),
+        polygon: Path | None = typer.Option(
+            None, help="GeoJSON polygon in the data's projected CRS, for --area polygon"
+        ),
+        grid_origin: str = typer.Option(
+            "snapped", help="snapped (multiple of the cell) or min (open_cp: min x/y, bbox)"
+        ),
+        tie_rule: str = typer.Option("fractional", help="fractional | opencp (row-major order)"),
         naive_lookback: list[float] | None = typer.Option(
             None,
             help="also score 'last N days' counts as a stronger naive baseline (repeatable)",
@@ -235,7 +282,11 @@ def register(app: typer.Typer) -> None:
                 end=end,
                 window=win,
                 cell_m=cell,
+                grid=_grid_for(events, grid_origin, cell),
                 domain_buffer_m=domain_buffer,
+                area=area,
+                polygon=_read_polygon(polygon),
+                tie_rule=tie_rule,
                 progress=report,
             )
         s = res.summary
@@ -244,7 +295,8 @@ def register(app: typer.Typer) -> None:
         table = Table(
             title=(
                 f"Back-test: {int(s['windows'].iloc[0])} {wlabel} windows, "
-                f"{cell:g} m cells, {res.n_domain_cells:,} study-area cells; mean over windows"
+                f"{cell:g} m cells, study area {area} ({res.n_domain_cells:,} cells); "
+                "mean over windows"
             )
         )
         table.add_column("method")
@@ -269,8 +321,8 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         best = res.best_method(0.05) if any(abs(c - 0.05) < 1e-12 for c in covs) else names[0]
         console.print(
-            f"Best at 5% area: [bold]{best}[/]. Ties: fractional inclusion of the tied "
-            f"block. Study area: {res.params['domain']}."
+            f"Best at 5% area: [bold]{best}[/]. Ties: {res.params['tie_rule_text']}. "
+            f"Study area: {res.params['domain']}."
         )
         payload = res.to_dict()
         payload["source"] = source_note
@@ -297,6 +349,120 @@ def register(app: typer.Typer) -> None:
                 f"map of {best} for {surface.start.date()}..{surface.end.date()} "
                 f"with its back-test figures: {map_out}"
             )
+
+    @risk_app.command("compare-opencp")
+    def compare_opencp(
+        data: Path = typer.Option(..., help="CSV of events with x/y (projected metres), date"),
+        x: str = typer.Option("X", help="x column (projected metres)"),
+        y: str = typer.Option("Y", help="y column (projected metres)"),
+        date: str = typer.Option("date", help="date column"),
+        crs: str = typer.Option("EPSG:26971", help="CRS of --x/--y"),
+        tz: str = typer.Option("America/Chicago", help="timezone of the dates"),
+        start: str = typer.Option("2016-03-01", help="first test cut-off"),
+        weeks: int = typer.Option(40, help="weekly test windows"),
+        validation_start: str = typer.Option(
+            "2016-01-05", help="first cut-off of the weeks used only for choosing"
+        ),
+        cell: float = typer.Option(150.0, help="cell size in metres"),
+        area: str = typer.Option("bbox", help="footprint | bbox | cells-with-events | polygon"),
+        polygon: Path | None = typer.Option(None, help="GeoJSON polygon for --area polygon"),
+        tie_rule: str = typer.Option("fractional", help="fractional | opencp"),
+        json_out: Path | None = typer.Option(None, "--json", help="save the comparison as JSON"),
+    ) -> None:
+        """open_cp's prospective hot spot vs Guardian's rolling-origin-tuned best, same weeks."""
+        import numpy as np
+
+        from guardian.analysis.risk.compare import OPENCP, opencp_comparison
+
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        events = _read_columns(
+            data,
+            x=x,
+            y=y,
+            lon=None,
+            lat=None,
+            date=date,
+            date_format=None,
+            crs=crs,
+            to_crs=None,
+            tz=tz,
+        )
+        res = opencp_comparison(
+            events,
+            start=start,
+            n_weeks=weeks,
+            validation_start=validation_start,
+            cell_m=cell,
+            area=area,
+            tie_rule=tie_rule,
+            polygon=_read_polygon(polygon),
+        )
+        p = res.params
+        s = res.summary
+        console.print(
+            f"{len(events):,} events from {data}"
+            + (f" ({events.attrs['skipped']})" if events.attrs.get("skipped") else "")
+            + f"; grid origin ({p['grid']['x0']:.1f}, {p['grid']['y0']:.1f}), "
+            f"{p['grid']['nx']} x {p['grid']['ny']} cells of {cell:g} m"
+        )
+        console.print(f"Study area: {p['domain']}. Ties: {p['tie_rule_text']}.")
+        covs = sorted(s["coverage"].unique())
+        t = Table(
+            title=(
+                f"{p['test_weeks']} weekly windows {p['first_test_cutoff'][:10]} .. "
+                f"{p['last_test_cutoff'][:10]}, area {area}: mean over weeks [95% interval]"
+            )
+        )
+        t.add_column("method")
+        for c in covs:
+            t.add_column(f"hit {100 * c:g}%", justify="right")
+            t.add_column(f"PAI {100 * c:g}%", justify="right")
+        at5 = s[np.isclose(s["coverage"], 0.05)].sort_values("mean_hit_rate", ascending=False)
+        order = [OPENCP, "selected"] + [m for m in at5["method"] if m not in (OPENCP, "selected")]
+        for m in order:
+            r = s[s["method"] == m].set_index("coverage")
+            cells = []
+            for c in covs:
+                cells += [
+                    f"{100 * r.loc[c, 'mean_hit_rate']:.1f}% [{100 * r.loc[c, 'hit_rate_ci_low']:.1f}"
+                    f"-{100 * r.loc[c, 'hit_rate_ci_high']:.1f}]",
+                    f"{r.loc[c, 'mean_pai']:.2f} [{r.loc[c, 'pai_ci_low']:.2f}"
+                    f"-{r.loc[c, 'pai_ci_high']:.2f}]",
+                ]
+            t.add_row(m, *cells)
+        r = s[s["method"] == OPENCP].set_index("coverage")
+        oracle = []
+        for c in covs:
+            oracle += [
+                f"{100 * r.loc[c, 'mean_oracle_hit_rate']:.1f}%",
+                f"{r.loc[c, 'mean_oracle_pai']:.2f}",
+            ]
+        t.add_row("[dim]oracle (actual counts)[/]", *oracle)
+        console.print(t)
+        v = res.versus
+        chosen = res.choices["chosen"].value_counts().to_dict()
+        console.print(
+            f"Selected per week from {len(chosen)} candidate(s) used: {chosen}. "
+            f"At 5%: selected {100 * v['mean_a']:.1f}% vs open_cp {100 * v['mean_b']:.1f}% "
+            f"hit rate; paired difference {100 * v['diff']:+.1f} points "
+            f"[{100 * v['diff_ci'][0]:+.1f}, {100 * v['diff_ci'][1]:+.1f}], relative "
+            f"{100 * v['relative']:+.1f}% [{100 * v['relative_ci'][0]:+.1f}%, "
+            f"{100 * v['relative_ci'][1]:+.1f}%] over {v['windows']} weeks."
+        )
+        if json_out is not None:
+            payload = {
+                "command": "guardian risk compare-opencp",
+                "source": str(data),
+                "summary": s.to_dict(orient="records"),
+                "choices": res.choices.assign(cutoff=res.choices["cutoff"].astype(str)).to_dict(
+                    orient="records"
+                ),
+                "versus": v,
+                "params": p,
+            }
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(payload, indent=1, default=str))
+            console.print(f"saved {json_out}")
 
     @risk_app.command("spots")
     def spots(

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from guardian.analysis.risk.base import RiskEstimator, as_timestamp, event_arrays, to_days
 from guardian.analysis.risk.evaluation import DEFAULT_COVERAGES, evaluate_surface
 from guardian.analysis.risk.grid import Grid
 from guardian.analysis.risk.kde import KDERisk
 from guardian.analysis.risk.naive import NaiveRisk
+from guardian.analysis.risk.opencp import OpenCPProspectiveRisk, describe_area, study_area
 from guardian.analysis.risk.prospective import ProspectiveRisk
 from guardian.analysis.risk.sepp import SEPPRisk
 from guardian.errors import InputError
@@ -29,6 +31,7 @@ METHODS: dict[str, type[RiskEstimator]] = {
     "kde": KDERisk,
     "prospective": ProspectiveRisk,
     "sepp": SEPPRisk,
+    "opencp-prospective": OpenCPProspectiveRisk,
 }
 """Registered methods by name."""
 
@@ -166,6 +169,9 @@ def rolling_origin_backtest(
     cell_m: float = 150.0,
     grid: Grid | None = None,
     domain_buffer_m: float = 300.0,
+    area: str = "footprint",
+    polygon=None,
+    tie_rule: str = "fractional",
     progress: Callable[[str, int, int], None] | None = None,
 ) -> BacktestResult:
     """Rolling-origin back-test of several risk methods on the same grid and windows.
@@ -192,6 +198,14 @@ def rolling_origin_backtest(
         Study area = cells within this many metres of any event in ``events`` (its footprint,
         like a city boundary; it uses locations only, not when or how often). Every method is
         scored over the same study area.
+    area : {"footprint", "bbox", "cells-with-events", "polygon"}
+        The study area (denominator of coverage), see
+        :func:`~guardian.analysis.risk.opencp.study_area`; stated in ``params["domain"]``.
+    polygon : shapely geometry, optional
+        The study area for ``area="polygon"`` (projected metres).
+    tie_rule : {"fractional", "opencp"}
+        How cells tied at the coverage threshold count, see
+        :func:`~guardian.analysis.risk.evaluation.captured`.
     progress : callable(method, done, total), optional
         Called after each window (for progress bars).
 
@@ -207,9 +221,16 @@ def rolling_origin_backtest(
         raise InputError("no events with coordinates and times to back-test on")
     if grid is None:
         grid = Grid.covering(x, y, cell_m=cell_m, crs=arrays["crs"])
-    domain = grid.footprint(x, y, buffer_m=domain_buffer_m)
+    domain = study_area(grid, x, y, area=area, buffer_m=domain_buffer_m, polygon=polygon)
+    if not domain.any():
+        raise InputError(f"the study area ({area!r}) has no cells on the grid")
     if methods is None:
-        names = [n for n in METHODS if not (n == "sepp" and arrays["precision"] == "month")]
+        # the open_cp reproduction is a comparison, not one of Guardian's default methods
+        names = [
+            n
+            for n in METHODS
+            if n != "opencp-prospective" and not (n == "sepp" and arrays["precision"] == "month")
+        ]
         methods = {n: make_estimator(n) for n in names}
     if not methods:
         raise InputError("no methods to back-test")
@@ -234,6 +255,7 @@ def rolling_origin_backtest(
                 coverages=cov,
                 mask=domain,
                 n_outside=int((~inside).sum()),
+                tie_rule=tie_rule,
             )
             for j, cv in enumerate(acc.coverages):
                 rows.append(
@@ -265,6 +287,16 @@ def rolling_origin_backtest(
         mean_oracle_hit_rate=("oracle_hit_rate", "mean"),
         mean_oracle_pai=("oracle_pai", "mean"),
     ).reset_index()
+    # 95% interval of the mean over windows (t distribution, windows as the unit): says how far
+    # the mean could move with other weeks, which is what a comparison of methods needs.
+    sd = g.agg(sd_hr=("hit_rate", "std"), sd_pai=("pai", "std")).reset_index(drop=True)
+    tq = stats.t.ppf(0.975, np.maximum(summary["windows"] - 1, 1))
+    half_hr = tq * sd["sd_hr"].fillna(0.0) / np.sqrt(summary["windows"])
+    half_pai = tq * sd["sd_pai"].fillna(0.0) / np.sqrt(summary["windows"])
+    summary["hit_rate_ci_low"] = summary["mean_hit_rate"] - half_hr
+    summary["hit_rate_ci_high"] = summary["mean_hit_rate"] + half_hr
+    summary["pai_ci_low"] = summary["mean_pai"] - half_pai
+    summary["pai_ci_high"] = summary["mean_pai"] + half_pai
     summary["pooled_hit_rate"] = summary["hits"] / summary["events"]
     summary["pooled_pai"] = summary["pooled_hit_rate"] / summary["coverage"]
     summary = summary.drop(columns=["hits"])
@@ -277,8 +309,14 @@ def rolling_origin_backtest(
         "last_cutoff": windows[-1][0].isoformat(),
         "coverages": list(cov),
         "cell_m": grid.cell_m,
-        "domain": f"cells within {domain_buffer_m:g} m of any event (footprint)",
-        "tie_rule": "fractional inclusion of the tied block (expected value of a random tie-break)",
+        "area": area,
+        "domain": describe_area(area, int(domain.sum()), grid.n_cells, domain_buffer_m),
+        "tie_rule": tie_rule,
+        "tie_rule_text": (
+            "fractional inclusion of the tied block (expected value of a random tie-break)"
+            if tie_rule == "fractional"
+            else "open_cp top_slice: floor(N*coverage) cells, ties broken by row-major order"
+        ),
         "time_precision": arrays["precision"],
     }
     return BacktestResult(periods, summary, grid, int(domain.sum()), params, timings, domain)

@@ -37,7 +37,35 @@ def _check_coverages(coverages) -> np.ndarray:
     return cov
 
 
-def captured(scores, counts, coverages, *, mask=None) -> np.ndarray:
+TIE_RULES: tuple[str, ...] = ("fractional", "opencp")
+"""``fractional``: Guardian's expected value over random tie-breaks; ``opencp``: open_cp's
+``top_slice`` (``floor(N · coverage)`` whole cells, ties broken by row-major order)."""
+
+
+def _captured_opencp(s: np.ndarray, a: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    # open_cp.evaluation._top_slice_one_dim: take every cell >= the n-th largest score, then
+    # drop the *first* (row-major) cells tied at that score until exactly n remain.
+    n_all = s.size
+    order = np.sort(s)
+    out = np.empty(cov.size)
+    for idx, c in enumerate(cov):
+        n = min(max(int(np.floor(n_all * c)), 0), n_all)
+        if n == 0:
+            out[idx] = 0.0
+            continue
+        if n == n_all:
+            out[idx] = a.sum()
+            continue
+        thr = order[-n]
+        above = s > thr
+        tied = np.flatnonzero(s == thr)
+        keep = n - int(above.sum())
+        chosen = tied[tied.size - keep :] if keep > 0 else tied[:0]
+        out[idx] = a[above].sum() + a[chosen].sum()
+    return out
+
+
+def captured(scores, counts, coverages, *, mask=None, tie_rule: str = "fractional") -> np.ndarray:
     """Events captured in the top-scoring share of cells, with fractional inclusion of ties.
 
     Parameters
@@ -50,12 +78,18 @@ def captured(scores, counts, coverages, *, mask=None) -> np.ndarray:
         Shares of the study area in (0, 1].
     mask : bool array, optional
         Study-area cells (default: every cell).
+    tie_rule : {"fractional", "opencp"}
+        ``fractional`` (default, see module notes) or open_cp's ``top_slice`` order rule.
 
     Returns
     -------
     ndarray
         Captured events (may be fractional because of ties), one per coverage.
     """
+    if tie_rule not in TIE_RULES:
+        raise InputError(
+            f"tie_rule was {tie_rule!r} but is expected to be one of {list(TIE_RULES)}"
+        )
     s = np.asarray(scores, dtype=float)
     a = np.asarray(counts, dtype=float)
     if s.shape != a.shape:
@@ -72,6 +106,8 @@ def captured(scores, counts, coverages, *, mask=None) -> np.ndarray:
     n = s.size
     if n == 0:
         return np.zeros(cov.size)
+    if tie_rule == "opencp":
+        return _captured_opencp(s, a, cov)
     # group cells by distinct score, highest first
     uniq, inv = np.unique(-s, return_inverse=True)
     size = np.bincount(inv, minlength=uniq.size).astype(float)
@@ -121,7 +157,13 @@ class Accuracy:
 
 
 def evaluate_surface(
-    values, actual_counts, *, coverages=DEFAULT_COVERAGES, mask=None, n_outside: int = 0
+    values,
+    actual_counts,
+    *,
+    coverages=DEFAULT_COVERAGES,
+    mask=None,
+    n_outside: int = 0,
+    tie_rule: str = "fractional",
 ) -> Accuracy:
     """Hit rate and PAI of a score surface, and the oracle maximum, at each coverage.
 
@@ -137,6 +179,8 @@ def evaluate_surface(
         Study area; events in cells outside it are misses.
     n_outside : int
         Events in the window that fell outside the grid (misses).
+    tie_rule : {"fractional", "opencp"}
+        How the block of cells tied at the coverage threshold is counted, see :func:`captured`.
 
     Returns
     -------
@@ -148,8 +192,8 @@ def evaluate_surface(
     counts = np.asarray(actual_counts, dtype=float)
     total = float(counts.sum()) + int(n_outside)
     m = np.ones(counts.shape, bool) if mask is None else np.asarray(mask, bool)
-    hits = captured(values, counts, cov, mask=m)
-    best = captured(counts, counts, cov, mask=m)
+    hits = captured(values, counts, cov, mask=m, tie_rule=tie_rule)
+    best = captured(counts, counts, cov, mask=m, tie_rule=tie_rule)
     with np.errstate(invalid="ignore", divide="ignore"):
         hr = hits / total if total > 0 else np.full(cov.size, np.nan)
         ohr = best / total if total > 0 else np.full(cov.size, np.nan)
