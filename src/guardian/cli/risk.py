@@ -352,14 +352,32 @@ def register(app: typer.Typer) -> None:
 
     @risk_app.command("compare-opencp")
     def compare_opencp(
-        data: Path = typer.Option(..., help="CSV of events with x/y (projected metres), date"),
+        data: Path | None = typer.Option(
+            None, help="CSV of events with x/y (projected metres), date"
+        ),
+        mapping: Path | None = typer.Option(
+            None, help="TOML column mapping for --data (e.g. mappings/*.toml)"
+        ),
+        police_uk: Path | None = typer.Option(
+            None, "--police-uk", help="folder of police.uk street files (monthly windows)"
+        ),
+        category: list[str] | None = typer.Option(
+            None, help="police.uk categories (repeatable); default: victim/public-reported crime"
+        ),
+        since: str | None = typer.Option(None, help="ignore events before this date"),
+        window: str = typer.Option(
+            "7", help="window in days, or 'month' (default for --police-uk)"
+        ),
+        min_windows: int = typer.Option(
+            4, help="validation windows (with events) needed before the first test window"
+        ),
         x: str = typer.Option("X", help="x column (projected metres)"),
         y: str = typer.Option("Y", help="y column (projected metres)"),
         date: str = typer.Option("date", help="date column"),
         crs: str = typer.Option("EPSG:26971", help="CRS of --x/--y"),
         tz: str = typer.Option("America/Chicago", help="timezone of the dates"),
         start: str = typer.Option("2016-03-01", help="first test cut-off"),
-        weeks: int = typer.Option(40, help="weekly test windows"),
+        weeks: int = typer.Option(40, help="test windows (weeks, or months with --window month)"),
         validation_start: str = typer.Option(
             "2016-01-05", help="first cut-off of the weeks used only for choosing"
         ),
@@ -375,18 +393,52 @@ def register(app: typer.Typer) -> None:
         from guardian.analysis.risk.compare import OPENCP, opencp_comparison
 
         console = Console(width=None if sys.stdout.isatty() else 160)
-        events = _read_columns(
-            data,
-            x=x,
-            y=y,
-            lon=None,
-            lat=None,
-            date=date,
-            date_format=None,
-            crs=crs,
-            to_crs=None,
-            tz=tz,
-        )
+        if (data is None) == (police_uk is None):
+            raise InputError("give exactly one of --data FILE or --police-uk DIR")
+        if police_uk is not None:
+            import pandas as pd
+
+            from guardian.analysis.hotspots import DEFAULT_TARGET_CATEGORIES
+
+            events, files = _read_police_uk(police_uk)
+            cats = list(category) if category else list(DEFAULT_TARGET_CATEGORIES)
+            events = events[events["category"].isin(cats)]
+            if window == "7":
+                window = "month"
+            source_note = f"{len(files)} police.uk files in {police_uk}"
+        elif mapping is not None:
+            from guardian.data.extract import read_extract
+
+            events = read_extract(data, mapping)
+            if category:
+                events = events[events["category"].isin(list(category))]
+            source_note = f"{data} via {mapping}"
+        else:
+            events = _read_columns(
+                data,
+                x=x,
+                y=y,
+                lon=None,
+                lat=None,
+                date=date,
+                date_format=None,
+                crs=crs,
+                to_crs=None,
+                tz=tz,
+            )
+            source_note = str(data)
+            if events.attrs.get("skipped"):
+                source_note += f" ({events.attrs['skipped']})"
+        if since is not None:
+            import pandas as pd
+
+            tz_ev = events["time"].dt.tz
+            since_ts = pd.Timestamp(since)
+            since_ts = since_ts.tz_localize(tz_ev) if since_ts.tzinfo is None else since_ts
+            events = events[events["time"] >= since_ts]
+            source_note += f"; events from {since}"
+        win: float | str = "month" if window == "month" else float(window)
+        wlabel = "monthly" if win == "month" else ("weekly" if win == 7 else f"{win:g}-day")
         res = opencp_comparison(
             events,
             start=start,
@@ -396,12 +448,13 @@ def register(app: typer.Typer) -> None:
             area=area,
             tie_rule=tie_rule,
             polygon=_read_polygon(polygon),
+            window=win,
+            min_windows=min_windows,
         )
         p = res.params
         s = res.summary
         console.print(
-            f"{len(events):,} events from {data}"
-            + (f" ({events.attrs['skipped']})" if events.attrs.get("skipped") else "")
+            f"{len(events):,} events from {source_note}"
             + f"; grid origin ({p['grid']['x0']:.1f}, {p['grid']['y0']:.1f}), "
             f"{p['grid']['nx']} x {p['grid']['ny']} cells of {cell:g} m"
         )
@@ -409,8 +462,9 @@ def register(app: typer.Typer) -> None:
         covs = sorted(s["coverage"].unique())
         t = Table(
             title=(
-                f"{p['test_weeks']} weekly windows {p['first_test_cutoff'][:10]} .. "
-                f"{p['last_test_cutoff'][:10]}, area {area}: mean over weeks [95% interval]"
+                f"{p['test_weeks']} {wlabel} windows {p['first_test_cutoff'][:10]} .. "
+                f"{p['last_test_cutoff'][:10]}, area {area} ({p['n_domain_cells']:,} cells): "
+                "mean over windows [95% interval]"
             )
         )
         t.add_column("method")
@@ -447,12 +501,12 @@ def register(app: typer.Typer) -> None:
             f"hit rate; paired difference {100 * v['diff']:+.1f} points "
             f"[{100 * v['diff_ci'][0]:+.1f}, {100 * v['diff_ci'][1]:+.1f}], relative "
             f"{100 * v['relative']:+.1f}% [{100 * v['relative_ci'][0]:+.1f}%, "
-            f"{100 * v['relative_ci'][1]:+.1f}%] over {v['windows']} weeks."
+            f"{100 * v['relative_ci'][1]:+.1f}%] over {v['windows']} windows."
         )
         if json_out is not None:
             payload = {
                 "command": "guardian risk compare-opencp",
-                "source": str(data),
+                "source": source_note,
                 "summary": s.to_dict(orient="records"),
                 "choices": res.choices.assign(cutoff=res.choices["cutoff"].astype(str)).to_dict(
                     orient="records"

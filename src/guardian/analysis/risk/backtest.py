@@ -173,6 +173,7 @@ def rolling_origin_backtest(
     polygon=None,
     tie_rule: str = "fractional",
     progress: Callable[[str, int, int], None] | None = None,
+    skip_empty: bool = False,
 ) -> BacktestResult:
     """Rolling-origin back-test of several risk methods on the same grid and windows.
 
@@ -208,6 +209,9 @@ def rolling_origin_backtest(
         :func:`~guardian.analysis.risk.evaluation.captured`.
     progress : callable(method, done, total), optional
         Called after each window (for progress bars).
+    skip_empty : bool
+        Do not fit, predict or record windows with no event at all (e.g. months missing from a
+        police.uk bundle); they are never scored either way, this only saves the work.
 
     Returns
     -------
@@ -217,6 +221,10 @@ def rolling_origin_backtest(
     tz = arrays["tz"]
     windows = rolling_windows(start, end, window, tz)
     x, y, t = arrays["x"], arrays["y"], arrays["t"]
+    if skip_empty:
+        windows = [(c, e) for c, e in windows if np.any((t >= to_days(c)) & (t < to_days(e)))]
+        if not windows:
+            raise InputError("no back-test window has any event")
     if x.size == 0:
         raise InputError("no events with coordinates and times to back-test on")
     if grid is None:

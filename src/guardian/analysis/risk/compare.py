@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from guardian.analysis.risk.backtest import rolling_origin_backtest
+from guardian.analysis.risk.backtest import rolling_origin_backtest, window_step
 from guardian.analysis.risk.base import RiskEstimator, as_timestamp, event_arrays
 from guardian.analysis.risk.grid import Grid
 from guardian.analysis.risk.kde import KDERisk
@@ -101,6 +101,8 @@ def opencp_comparison(
     candidates: dict[str, RiskEstimator] | None = None,
     coverage: float = 0.05,
     polygon=None,
+    window: float | str = 7,
+    min_windows: int = 4,
 ) -> Comparison:
     """open_cp's prospective hot spot vs Guardian's tuned best on the same weekly windows.
 
@@ -127,6 +129,12 @@ def opencp_comparison(
         The coverage the choice and the head-to-head are about.
     polygon : shapely geometry, optional
         For ``area="polygon"``.
+    window : float or "month"
+        Window length: days (open_cp set-up: 7) or ``"month"`` (calendar months, for
+        month-precision police.uk data); ``n_weeks`` then counts test months. Windows without
+        any event (e.g. months missing from a bundle) are not fitted and not scored.
+    min_windows : int
+        Validation windows (with events) needed before the first test window.
 
     Returns
     -------
@@ -138,13 +146,15 @@ def opencp_comparison(
     cands = default_candidates() if candidates is None else dict(candidates)
     methods = {OPENCP: OpenCPProspectiveRisk(), **cands}
     first = as_timestamp(start, arrays["tz"])
-    end = first + pd.DateOffset(days=7 * int(n_weeks))
+    step = window_step(window)
+    end = first + step * int(n_weeks)
     res = rolling_origin_backtest(
         events,
         methods=methods,
         start=validation_start,
         end=end,
-        window=7,
+        window=window,
+        skip_empty=True,
         grid=grid,
         area=area,
         tie_rule=tie_rule,
@@ -153,7 +163,11 @@ def opencp_comparison(
     cutoffs = sorted(res.periods["cutoff"].unique())
     test = [c for c in cutoffs if c >= first]
     sel, choices = rolling_origin_selection(
-        res.periods, candidates=list(cands), test_cutoffs=test, coverage=coverage
+        res.periods,
+        candidates=list(cands),
+        test_cutoffs=test,
+        coverage=coverage,
+        min_windows=min_windows,
     )
     test_rows = res.periods[res.periods["cutoff"].isin(test)]
     both = pd.concat([test_rows, sel], ignore_index=True)
@@ -165,6 +179,7 @@ def opencp_comparison(
             "grid": grid.to_dict(),
             "n_domain_cells": res.n_domain_cells,
             "test_weeks": len(test),
+            "window": window if window == "month" else float(window),
             "first_test_cutoff": test[0].isoformat(),
             "last_test_cutoff": test[-1].isoformat(),
             "validation_weeks_before_first_test": int(np.sum(np.asarray(cutoffs) < first)),
