@@ -53,7 +53,7 @@ from pyproj.exceptions import CRSError
 from guardian.data.policeuk import ParsedFile
 from guardian.data.quarantine import DuplicateRow, QuarantinedRow
 from guardian.data.schema import CATEGORIES, CATEGORY_LOOKUP, to_canonical
-from guardian.data.sources import Source, decode_csv, sha256_bytes
+from guardian.data.sources import Source, csv_lines, decode_csv, sha256_bytes
 from guardian.errors import InputError
 
 
@@ -165,7 +165,7 @@ def parse_extract(source: Source, mapping: ExtractMapping, data: bytes | None = 
     characters.
     """
     data, text = decode_csv(source, data)
-    lines = text.splitlines()
+    lines = csv_lines(text)
     reader = csv.reader(lines)
     rows, lines_no, quarantined = [], [], []
     rows_read = 0

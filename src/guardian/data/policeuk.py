@@ -31,7 +31,7 @@ from pyproj import Transformer
 from guardian.data.geography import force_short_name, lsoa_table
 from guardian.data.quarantine import DuplicateRow, QuarantinedRow
 from guardian.data.schema import ASB, CATEGORY_LOOKUP, to_canonical
-from guardian.data.sources import Source, decode_csv, sha256_bytes
+from guardian.data.sources import Source, csv_lines, decode_csv, sha256_bytes
 from guardian.errors import InputError
 
 TIMEZONE = "Europe/London"
@@ -278,23 +278,44 @@ def _fast_frame(data: bytes, lines, ncol: int) -> tuple[pd.DataFrame | None, int
 
 
 def _careful_frame(lines: list[str], ncol: int):
-    """Row-by-row parse with the csv module: exact line numbers, ragged rows quarantined."""
-    # csv needs the line endings to rebuild quoted fields that span lines.
-    reader = csv.reader([ln + "\n" for ln in lines])
-    next(reader)
+    """Row-by-row parse with the csv module: exact line numbers, ragged rows quarantined.
+
+    A record the csv module cannot parse at all (a lone carriage return inside an unquoted
+    field) is quarantined with its lines, and parsing resumes on the next line: it used to
+    raise ``_csv.Error`` out of the loader.
+    """
+    # No field can be longer than the file: without this a field over csv's default 128 KiB
+    # (a runaway quote, a pasted document) raised _csv.Error and a traceback. Raising the
+    # process-wide limit is harmless (it only ever grows).
+    size = sum(map(len, lines)) + len(lines)
+    if size > csv.field_size_limit():
+        csv.field_size_limit(size)
     good, quarantined, rows_read = [], [], 0
-    prev = reader.line_num
-    for fields in reader:
-        start, end = prev + 1, reader.line_num
-        prev = end
-        if not fields:  # a blank line is not a row: nothing to load, nothing lost
-            continue
-        rows_read += 1
-        if len(fields) != ncol:
-            raw = "\n".join(lines[start - 1 : end])
-            quarantined.append(QuarantinedRow(start, f"expected {ncol} fields, got {len(fields)}", raw))
-        else:
-            good.append([*fields, start])
+    base = 1  # index in ``lines`` of the next line to parse (line 1, the header, is read)
+    while base < len(lines):
+        # csv needs the line endings to rebuild quoted fields that span lines.
+        reader = csv.reader(ln + "\n" for ln in lines[base:])
+        prev = 0
+        try:
+            for fields in reader:
+                start, end = base + prev + 1, base + reader.line_num
+                prev = reader.line_num
+                if not fields:  # a blank line is not a row: nothing to load, nothing lost
+                    continue
+                rows_read += 1
+                if len(fields) != ncol:
+                    raw = "\n".join(lines[start - 1 : end])
+                    quarantined.append(QuarantinedRow(
+                        start, f"expected {ncol} fields, got {len(fields)}", raw))
+                else:
+                    good.append([*fields, start])
+            break
+        except csv.Error as exc:
+            start, end = base + prev + 1, base + max(reader.line_num, prev + 1)
+            rows_read += 1
+            quarantined.append(QuarantinedRow(start, f"not parseable as CSV ({exc})",
+                                              "\n".join(lines[start - 1 : end])))
+            base = end
     df = pd.DataFrame(good, columns=[*range(ncol), "line"])
     for c in range(ncol):
         df[c] = df[c].astype(object).str.strip()
@@ -334,9 +355,15 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
         decode_csv(source, data)  # raises, naming the file
         raise
     if not head.strip():
-        raise InputError(f"{source.name}: file is empty (no header line)")
+        raise InputError(f"{source.name}: file is empty (no header line); download it again "
+                         f"or remove it from the load")
     header = next(csv.reader([head]))
-    kind = detect_kind(header)
+    try:
+        kind = detect_kind(header)
+    except InputError as exc:
+        # Name the file and the way out: a force's own extract loads with a mapping.
+        raise InputError(f"{source.name}: {exc}; if it is a force extract, load it with "
+                         f"--mapping MAP.toml") from exc
     cols = STREET_COLUMNS if kind == "street" else OUTCOME_COLUMNS
     ncol = len(cols)
     text_lines: list[str] = []
@@ -345,7 +372,7 @@ def parse_police_uk(source: Source, data: bytes | None = None) -> ParsedFile:
         """The file's decoded lines, split only if a quarantined row or the careful path
         needs them (250k lines cost 40 ms to split)."""
         if not text_lines:
-            text_lines.extend(decode_csv(source, data)[1].splitlines())
+            text_lines.extend(csv_lines(decode_csv(source, data)[1]))
         return text_lines
 
     df, rows_read = _fast_frame(data, lines, ncol)

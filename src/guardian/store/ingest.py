@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -40,7 +41,7 @@ from sqlalchemy import (
 
 from guardian.data.extract import ExtractMapping, parse_extract
 from guardian.data.policeuk import ParsedFile, parse_police_uk, warm_up
-from guardian.data.sources import Source, iter_sources
+from guardian.data.sources import Source, UnreadableFile, iter_sources
 from guardian.errors import InputError
 from guardian.store.bulk import (
     COLUMNS,
@@ -101,6 +102,8 @@ def _parse(args: tuple[Source, ExtractMapping | None, str]):
     source, mapping, dialect = args
     try:
         parsed = parse_extract(source, mapping) if mapping is not None else parse_police_uk(source)
+    except UnreadableFile:
+        raise  # a damaged file stops the whole load (see ingest)
     except InputError as exc:
         return str(exc)
     if parsed.kind == "outcomes":
@@ -137,7 +140,7 @@ def _start_parsing(sources: list[Source], mapping: ExtractMapping | None, worker
     if workers > 1 and len(jobs) > 2:
         if mapping is None:
             warm_up()  # before forking: the workers inherit it
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=os.nice, initargs=(5,))
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
         rest = pool.map(_parse, jobs[1:])
 
         def results():
@@ -146,6 +149,16 @@ def _start_parsing(sources: list[Source], mapping: ExtractMapping | None, worker
 
         return results(), pool
     return map(_parse, jobs), None
+
+
+def _worker_init() -> None:
+    """Set up a parsing worker: a lower priority, and Ctrl-C left to the main process.
+
+    A terminal's Ctrl-C reaches the whole process group; a worker that took it would print its
+    own KeyboardInterrupt traceback beside the main process's one-line "interrupted".
+    """
+    os.nice(5)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _pg_type(t) -> str:
@@ -503,35 +516,45 @@ def ingest(
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
     slow = int(os.environ.get("GUARDIAN_TEST_SLOW_INGEST_MS", "0") or 0)
-    reports: list[FileReport] = []
     results, pool = _start_parsing(sources, mapping, workers, engine.dialect.name)
     try:
-        with engine.connect() as conn, _first_load_journal(conn), conn.begin():
-            loader = _Loader(conn, slow_ms=slow)
-            loader.defer_indexes()
-            for src, result in zip(sources, results, strict=True):
-                if isinstance(result, str):
-                    rep = FileReport(name=src.name, status="error", message=result)
-                else:
-                    rep = loader.load(src, *result)
-                reports.append(rep)
-                if progress is not None:
-                    progress(rep)
-            loader.build_indexes()
-            loader.finish_ids()
-            loader.apply_outcomes()
-            if conn.dialect.name == "postgresql":
-                # Planner statistics for the columns queries filter and join on, from the
-                # moment the load commits. A sample of 9,000 rows (statistics target 30, not
-                # 100: 0.03 s, not 0.09 s, for 254k rows) keeps every value of the columns
-                # filtered on (15 months, 14 categories here) among the most common values;
-                # autovacuum analyses with the server's own target once the load has landed.
-                conn.execute(text("SET LOCAL default_statistics_target = 30"))
-                conn.execute(text("ANALYZE events (dataset_id, month, category, place_id, "
-                                  "source_file_id, key_hash)"))
+        return _ingest_all(engine, sources, results, slow, progress)
+    except UnreadableFile as exc:
+        # Raised inside the transaction, which has rolled back: say so, so a user knows a
+        # rerun after fixing the file is all that is needed.
+        raise UnreadableFile(f"{exc}; nothing was loaded (the store is unchanged)") from exc
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ingest_all(engine: Engine, sources: list[Source], results, slow: int,
+                progress: Callable[[FileReport], None] | None) -> list[FileReport]:
+    """Load every parsed source in one transaction (the body of :func:`ingest`)."""
+    reports: list[FileReport] = []
+    with engine.connect() as conn, _first_load_journal(conn), conn.begin():
+        loader = _Loader(conn, slow_ms=slow)
+        loader.defer_indexes()
+        for src, result in zip(sources, results, strict=True):
+            if isinstance(result, str):
+                rep = FileReport(name=src.name, status="error", message=result)
+            else:
+                rep = loader.load(src, *result)
+            reports.append(rep)
+            if progress is not None:
+                progress(rep)
+        loader.build_indexes()
+        loader.finish_ids()
+        loader.apply_outcomes()
+        if conn.dialect.name == "postgresql":
+            # Planner statistics for the columns queries filter and join on, from the
+            # moment the load commits. A sample of 9,000 rows (statistics target 30, not
+            # 100: 0.03 s, not 0.09 s, for 254k rows) keeps every value of the columns
+            # filtered on (15 months, 14 categories here) among the most common values;
+            # autovacuum analyses with the server's own target once the load has landed.
+            conn.execute(text("SET LOCAL default_statistics_target = 30"))
+            conn.execute(text("ANALYZE events (dataset_id, month, category, place_id, "
+                              "source_file_id, key_hash)"))
     return reports
 
 

@@ -339,6 +339,9 @@ def open_cocoons(
     owner = _check_assignee(owner, "owner")
     start_month = check_month(start_month, "start_month")
     end_month = check_month(end_month, "end_month")
+    if start_month and end_month and end_month < start_month:
+        raise InputError(f"the period ends ({end_month}) before it starts ({start_month}); "
+                         f"give --from {end_month} --to {start_month}")
     if max_visits is not None:
         if isinstance(max_visits, bool) or not isinstance(max_visits, int | np.integer) \
                 or max_visits < 1:

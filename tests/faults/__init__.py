@@ -1,0 +1,1 @@
+"""Fault suite: every loader and command under bad input and faults (issue 17)."""
