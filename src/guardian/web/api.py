@@ -63,13 +63,13 @@ def _xy(x: float | None, y: float | None) -> tuple[float, float] | None:
 
 
 @router.get("/me")
-def me(request: Request, caller: Caller = Depends(current)) -> dict[str, Any]:
+async def me(request: Request, caller: Caller = Depends(current)) -> dict[str, Any]:
     """The signed-in user, their role and their session's CSRF token."""
     return caller.account.to_dict() | {"csrf": caller.csrf}
 
 
 @router.get("/tasks/mine")
-def my_tasks(request: Request, x: float | None = None, y: float | None = None,
+async def my_tasks(request: Request, x: float | None = None, y: float | None = None,
              caller: Caller = require("tasks.own")) -> list[dict[str, Any]]:
     """The caller's open tasks whose window has started; nearest first given ``x, y``
     (British National Grid metres)."""
@@ -78,7 +78,7 @@ def my_tasks(request: Request, x: float | None = None, y: float | None = None,
 
 
 @router.get("/tasks")
-def all_tasks(request: Request, status: str = Query("open", pattern="^(open|done)$"),
+async def all_tasks(request: Request, status: str = Query("open", pattern="^(open|done)$"),
               limit: int = Query(200, ge=1, le=2000),
               caller: Caller = require("tasks.view")) -> list[dict[str, Any]]:
     """Every task with ``status`` (supervisors and analysts), earliest due first."""
@@ -93,7 +93,7 @@ def all_tasks(request: Request, status: str = Query("open", pattern="^(open|done
 
 
 @router.get("/tasks/{task_id}")
-def one_task(request: Request, task_id: TaskPath,
+async def one_task(request: Request, task_id: TaskPath,
              justification: str | None = Query(None, max_length=200),
              caller: Caller = require("location.exact")) -> dict[str, Any]:
     """One task. A victim's address is included only with a ``justification`` (one audit
@@ -103,7 +103,7 @@ def one_task(request: Request, task_id: TaskPath,
 
 
 @router.post("/tasks/{task_id}/outcome")
-def task_outcome(request: Request, task_id: TaskPath, body: OutcomeIn,
+async def task_outcome(request: Request, task_id: TaskPath, body: OutcomeIn,
                  caller: Caller = require("tasks.own")) -> dict[str, Any]:
     """Record a task's outcome once per idempotency key (a resent key gets the first answer)."""
     at = body.at or now(request) - timedelta(seconds=body.elapsed_s)
@@ -115,7 +115,7 @@ def task_outcome(request: Request, task_id: TaskPath, body: OutcomeIn,
 
 
 @router.post("/tasks/assign")
-def assign(request: Request, body: AssignIn,
+async def assign(request: Request, body: AssignIn,
            caller: Caller = require("tasks.assign")) -> dict[str, int]:
     """Assign open tasks to an officer (username) or a team."""
     n = tasks.assign_tasks(request.app.state.engine, caller.account, body.tasks,
@@ -124,7 +124,7 @@ def assign(request: Request, body: AssignIn,
 
 
 @router.get("/dashboard")
-def dashboard(request: Request, caller: Caller = require("dashboard.view")) -> dict[str, Any]:
+async def dashboard(request: Request, caller: Caller = require("dashboard.view")) -> dict[str, Any]:
     """Aggregates for the district dashboard: tasks by kind and team (open, overdue, done),
     cocoons and patrol dosage. No exact place: safe for partners."""
     from guardian.web.dashboard import dashboard_data
@@ -133,7 +133,7 @@ def dashboard(request: Request, caller: Caller = require("dashboard.view")) -> d
 
 
 @router.get("/audit")
-def audit_log(request: Request, start: datetime | None = Query(None, alias="from"),
+async def audit_log(request: Request, start: datetime | None = Query(None, alias="from"),
               end: datetime | None = Query(None, alias="to"),
               caller: Caller = require("audit.view")) -> list[dict[str, Any]]:
     """Audit entries with ``from <= at < to``."""
@@ -141,6 +141,6 @@ def audit_log(request: Request, start: datetime | None = Query(None, alias="from
 
 
 @router.get("/users")
-def users(request: Request, caller: Caller = require("users.manage")) -> list[dict[str, Any]]:
+async def users(request: Request, caller: Caller = require("users.manage")) -> list[dict[str, Any]]:
     """Every account (no password hashes)."""
     return [u.to_dict() for u in accounts.list_users(request.app.state.engine)]

@@ -35,7 +35,7 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str | None = None):
+async def login_form(request: Request, next: str | None = None):
     token = secrets.token_urlsafe(24)
     resp = _page(request, "login.html", {"csrf": token, "next": _safe_next(next), "error": None})
     resp.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict",
@@ -43,6 +43,7 @@ def login_form(request: Request, next: str | None = None):
     return resp
 
 
+# Sync on purpose: argon2 takes tens of milliseconds of CPU, which must not stall the event loop.
 @router.post("/login")
 def login(request: Request, username: str = Form(""), password: str = Form(""),
           csrf: str = Form(""), next: str = Form("/")):
@@ -79,7 +80,7 @@ async def logout(request: Request, caller: Caller = Depends(current)):
 
 
 @router.get("/")
-def home(request: Request, caller: Caller = Depends(current)):
+async def home(request: Request, caller: Caller = Depends(current)):
     role = caller.account.role
     if allowed(role, "dashboard.view"):
         return RedirectResponse("/dashboard", status_code=303)
@@ -89,14 +90,14 @@ def home(request: Request, caller: Caller = Depends(current)):
 
 
 @router.get("/my", response_class=HTMLResponse)
-def my_page(request: Request, caller: Caller = require("tasks.own")):
+async def my_page(request: Request, caller: Caller = require("tasks.own")):
     rows = tasks.my_tasks(request.app.state.engine, caller.account, as_of=now(request))
     return _page(request, "my.html", {"caller": caller, "tasks": rows, "as_of": now(request),
                                       "leaflet": request.app.state.leaflet})
 
 
 @router.get("/my/tasks/{task_id}", response_class=HTMLResponse)
-def my_task(request: Request, task_id: int, caller: Caller = require("tasks.own")):
+async def my_task(request: Request, task_id: int, caller: Caller = require("tasks.own")):
     # Opening one's own task to visit it is the consultation: its purpose is the justification.
     t = tasks.get_task(request.app.state.engine, caller.account, task_id, as_of=now(request),
                        justification="crime prevention visit")
@@ -121,7 +122,7 @@ async def my_task_outcome(request: Request, task_id: int,
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-def dashboard_page(request: Request, caller: Caller = require("dashboard.view")):
+async def dashboard_page(request: Request, caller: Caller = require("dashboard.view")):
     data = dashboard_data(request.app.state.engine, as_of=now(request))
     unassigned = []
     if allowed(caller.account.role, "tasks.assign"):
@@ -143,6 +144,6 @@ async def dashboard_assign(request: Request, caller: Caller = require("tasks.ass
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
-def audit_page(request: Request, caller: Caller = require("audit.view")):
+async def audit_page(request: Request, caller: Caller = require("audit.view")):
     rows = audit.entries(request.app.state.engine)[-500:]
     return _page(request, "audit.html", {"caller": caller, "rows": rows})

@@ -32,6 +32,8 @@ class Task(Base):
     __table_args__ = (
         UniqueConstraint("kind", "source_ref", name="uq_tasks_kind_source"),
         Index("ix_tasks_assignee_status_due", "assignee", "status", "due_at"),
+        # The phone's query is "mine OR my team's": each side of the OR needs its own index.
+        Index("ix_tasks_team_status_due", "team", "status", "due_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))

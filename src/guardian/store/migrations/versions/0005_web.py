@@ -94,6 +94,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('kind', 'source_ref', name='uq_tasks_kind_source')
     )
     op.create_index('ix_tasks_assignee_status_due', 'tasks', ['assignee', 'status', 'due_at'])
+    op.create_index('ix_tasks_team_status_due', 'tasks', ['team', 'status', 'due_at'])
     op.create_table('task_submissions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=80), nullable=False),
