@@ -30,6 +30,54 @@ def _read_police_uk(directory: Path):
     return pd.concat([read_street(p) for p in files], ignore_index=True), files
 
 
+def _load_events(*, data, police_uk, mapping, category, since, window, x, y, lon, lat, date,
+                 date_format, crs, to_crs, tz, note_categories: bool):
+    """The events a risk command works on: police.uk files, a mapped extract, or a CSV with
+    named columns; optionally only ``category`` and events from ``since``.
+
+    Returns
+    -------
+    (DataFrame, str, str)
+        Events, a note saying where they came from, and the window (police.uk months make the
+        default 7-day window a month).
+    """
+    import pandas as pd
+
+    from guardian.analysis.hotspots import DEFAULT_TARGET_CATEGORIES
+
+    if (data is None) == (police_uk is None):
+        raise InputError("give exactly one of --data FILE or --police-uk DIR")
+    if police_uk is not None:
+        events, files = _read_police_uk(police_uk)
+        cats = list(category) if category else list(DEFAULT_TARGET_CATEGORIES)
+        events = events[events["category"].isin(cats)]
+        if window == "7":
+            window = "month"
+        source_note = f"{len(files)} police.uk files in {police_uk}"
+        if note_categories:
+            source_note += f"; categories {cats}"
+    elif mapping is not None:
+        from guardian.data.extract import read_extract
+
+        events = read_extract(data, mapping)
+        if category:
+            events = events[events["category"].isin(list(category))]
+        source_note = f"{data} via {mapping}"
+    else:
+        events = _read_columns(data, x=x, y=y, lon=lon, lat=lat, date=date,
+                               date_format=date_format, crs=crs, to_crs=to_crs, tz=tz)
+        source_note = str(data)
+        if events.attrs.get("skipped"):
+            source_note += f" ({events.attrs['skipped']})"
+    if since is not None:
+        tz_ev = events["time"].dt.tz
+        since_ts = pd.Timestamp(since)
+        since_ts = since_ts.tz_localize(tz_ev) if since_ts.tzinfo is None else since_ts
+        events = events[events["time"] >= since_ts]
+        source_note += f"; events from {since}"
+    return events, source_note, window
+
+
 def _read_columns(path: Path, *, x, y, lon, lat, date, date_format, crs, to_crs, tz):
     """A CSV with named coordinate and date columns as a minimal event frame."""
     import numpy as np
@@ -191,52 +239,14 @@ def register(app: typer.Typer) -> None:
         """Rolling-origin back-test: hit rate and PAI at 1/2/5/10% area for each method."""
         import time as _time
 
-        import pandas as pd
-
-        from guardian.analysis.hotspots import DEFAULT_TARGET_CATEGORIES
         from guardian.analysis.risk import make_estimator, rolling_origin_backtest
 
         console = Console(width=None if sys.stdout.isatty() else 140)
-        sources = [s for s in (data, police_uk) if s is not None]
-        if len(sources) != 1:
-            raise InputError("give exactly one of --data FILE or --police-uk DIR")
         tic = _time.perf_counter()
-        if police_uk is not None:
-            events, files = _read_police_uk(police_uk)
-            cats = list(category) if category else list(DEFAULT_TARGET_CATEGORIES)
-            events = events[events["category"].isin(cats)]
-            if window == "7":
-                window = "month"
-            source_note = f"{len(files)} police.uk files in {police_uk}; categories {cats}"
-        elif mapping is not None:
-            from guardian.data.extract import read_extract
-
-            events = read_extract(data, mapping)
-            if category:
-                events = events[events["category"].isin(list(category))]
-            source_note = f"{data} via {mapping}"
-        else:
-            events = _read_columns(
-                data,
-                x=x,
-                y=y,
-                lon=lon,
-                lat=lat,
-                date=date,
-                date_format=date_format,
-                crs=crs,
-                to_crs=to_crs,
-                tz=tz,
-            )
-            source_note = str(data)
-            if events.attrs.get("skipped"):
-                source_note += f" ({events.attrs['skipped']})"
-        if since is not None:
-            tz_ev = events["time"].dt.tz
-            since_ts = pd.Timestamp(since)
-            since_ts = since_ts.tz_localize(tz_ev) if since_ts.tzinfo is None else since_ts
-            events = events[events["time"] >= since_ts]
-            source_note += f"; events from {since}"
+        events, source_note, window = _load_events(
+            data=data, police_uk=police_uk, mapping=mapping, category=category, since=since,
+            window=window, x=x, y=y, lon=lon, lat=lat, date=date, date_format=date_format,
+            crs=crs, to_crs=to_crs, tz=tz, note_categories=True)
         load_s = _time.perf_counter() - tic
         names = _parse_methods(method)
         precision = (
@@ -393,50 +403,10 @@ def register(app: typer.Typer) -> None:
         from guardian.analysis.risk.compare import OPENCP, opencp_comparison
 
         console = Console(width=None if sys.stdout.isatty() else 160)
-        if (data is None) == (police_uk is None):
-            raise InputError("give exactly one of --data FILE or --police-uk DIR")
-        if police_uk is not None:
-            import pandas as pd
-
-            from guardian.analysis.hotspots import DEFAULT_TARGET_CATEGORIES
-
-            events, files = _read_police_uk(police_uk)
-            cats = list(category) if category else list(DEFAULT_TARGET_CATEGORIES)
-            events = events[events["category"].isin(cats)]
-            if window == "7":
-                window = "month"
-            source_note = f"{len(files)} police.uk files in {police_uk}"
-        elif mapping is not None:
-            from guardian.data.extract import read_extract
-
-            events = read_extract(data, mapping)
-            if category:
-                events = events[events["category"].isin(list(category))]
-            source_note = f"{data} via {mapping}"
-        else:
-            events = _read_columns(
-                data,
-                x=x,
-                y=y,
-                lon=None,
-                lat=None,
-                date=date,
-                date_format=None,
-                crs=crs,
-                to_crs=None,
-                tz=tz,
-            )
-            source_note = str(data)
-            if events.attrs.get("skipped"):
-                source_note += f" ({events.attrs['skipped']})"
-        if since is not None:
-            import pandas as pd
-
-            tz_ev = events["time"].dt.tz
-            since_ts = pd.Timestamp(since)
-            since_ts = since_ts.tz_localize(tz_ev) if since_ts.tzinfo is None else since_ts
-            events = events[events["time"] >= since_ts]
-            source_note += f"; events from {since}"
+        events, source_note, window = _load_events(
+            data=data, police_uk=police_uk, mapping=mapping, category=category, since=since,
+            window=window, x=x, y=y, lon=None, lat=None, date=date, date_format=None,
+            crs=crs, to_crs=None, tz=tz, note_categories=False)
         win: float | str = "month" if window == "month" else float(window)
         wlabel = "monthly" if win == "month" else ("weekly" if win == 7 else f"{win:g}-day")
         res = opencp_comparison(
