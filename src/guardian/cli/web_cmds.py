@@ -13,12 +13,6 @@ from rich.table import Table
 from guardian.cli import make_console
 from guardian.errors import InputError
 
-
-def func_count():
-    from sqlalchemy import func
-
-    return func.count()
-
 console = make_console()
 
 
@@ -87,7 +81,7 @@ def register(app: typer.Typer) -> None:
         app on the bundled data; never on a live force's store."""
         import secrets
 
-        from sqlalchemy import select, update
+        from sqlalchemy import func, select, update
 
         from guardian.errors import Conflict
         from guardian.operations.accounts import service as accounts
@@ -109,7 +103,7 @@ def register(app: typer.Typer) -> None:
                 pass
         tasks.sync_tasks(engine)
         with engine.begin() as conn:
-            mine = conn.execute(select(func_count()).select_from(Task).where(
+            mine = conn.execute(select(func.count()).select_from(Task).where(
                 Task.assignee == "demo-officer")).scalar_one()
             if mine == 0:
                 ids = conn.execute(select(Task.id).where(Task.kind == "cocoon-visit",

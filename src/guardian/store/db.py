@@ -3,6 +3,7 @@ Alembic migrations."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -66,6 +67,14 @@ def write_begin(bind: Engine | Connection):
     if isinstance(bind, Engine):
         return bind.execution_options(immediate=True).begin()
     return bind.begin_nested()
+
+
+def read_connection(bind: Engine | Connection):
+    """A context for reads that take no write lock: a new connection on an Engine, the
+    caller's own connection (and transaction) on a Connection."""
+    if isinstance(bind, Engine):
+        return bind.connect()
+    return contextlib.nullcontext(bind)
 
 
 def migrate(engine: Engine) -> None:

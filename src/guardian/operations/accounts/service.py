@@ -8,7 +8,6 @@ refused whatever the account. Addresses are stored only as a keyed hash.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import re
@@ -24,7 +23,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from guardian.errors import Conflict, Forbidden, InputError, NotFound
 from guardian.operations.accounts.models import LoginAttempt, User, WebSession
 from guardian.operations.accounts.roles import ROLES
-from guardian.store.db import write_begin
+from guardian.store.db import read_connection, write_begin
 
 MAX_FAILURES = 5
 MAX_ADDRESS_FAILURES = 20
@@ -40,13 +39,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _begin(bind: Engine | Connection):
-    return write_begin(bind)
-
-
-def _read(bind: Engine | Connection):
-    # Reads take no write lock (a plain connection; on a Connection, the caller's transaction).
-    return bind.connect() if isinstance(bind, Engine) else contextlib.nullcontext(bind)
 
 
 @dataclass(frozen=True)
@@ -101,7 +93,7 @@ def add_user(bind: Engine | Connection, *, username: str, password: str, role: s
                          "or '-' (a collar number or initials, e.g. 'pc1234')")
     role = check_role(role)
     hashed = _hasher.hash(check_password(password))
-    with _begin(bind) as conn:
+    with write_begin(bind) as conn:
         if conn.execute(select(User.id).where(User.username == name)).first():
             raise Conflict(f"user {name!r} already exists")
         conn.execute(insert(User).values(username=name, display_name=display_name or name,
@@ -113,7 +105,7 @@ def add_user(bind: Engine | Connection, *, username: str, password: str, role: s
 
 def get_user(bind: Engine | Connection, username: str) -> Account:
     """The user called ``username``. Raises :class:`NotFound`."""
-    with _read(bind) as conn:
+    with read_connection(bind) as conn:
         row = conn.execute(select(User.__table__).where(User.username == str(username).lower())).first()
     if row is None:
         raise NotFound(f"no user {username!r}; see `guardian users list`")
@@ -122,7 +114,7 @@ def get_user(bind: Engine | Connection, username: str) -> Account:
 
 def list_users(bind: Engine | Connection) -> list[Account]:
     """Every user, by username."""
-    with _read(bind) as conn:
+    with read_connection(bind) as conn:
         return [_account(r) for r in conn.execute(select(User.__table__).order_by(User.username))]
 
 
@@ -130,7 +122,7 @@ def set_role(bind: Engine | Connection, *, username: str, role: str) -> Account:
     """Change a user's role; their sessions end (they sign in again under the new role)."""
     role = check_role(role)
     u = get_user(bind, username)
-    with _begin(bind) as conn:
+    with write_begin(bind) as conn:
         conn.execute(update(User).where(User.id == u.id).values(role=role))
         conn.execute(update(WebSession).where(WebSession.user_id == u.id).values(revoked=True))
     return get_user(bind, username)
@@ -139,7 +131,7 @@ def set_role(bind: Engine | Connection, *, username: str, role: str) -> Account:
 def disable_user(bind: Engine | Connection, *, username: str) -> Account:
     """Disable a user and end their sessions (the record stays, for the audit log)."""
     u = get_user(bind, username)
-    with _begin(bind) as conn:
+    with write_begin(bind) as conn:
         conn.execute(update(User).where(User.id == u.id).values(active=False))
         conn.execute(update(WebSession).where(WebSession.user_id == u.id).values(revoked=True))
     return get_user(bind, username)
@@ -163,7 +155,7 @@ def authenticate(bind: Engine | Connection, *, username: str, password: str, add
     now = now or _now()
     name = str(username).strip().lower()[:60]
     addr = address_hash(address, key)
-    with _begin(bind) as conn:
+    with write_begin(bind) as conn:
         since = now - WINDOW
         fails_addr = conn.execute(
             select(func.count()).select_from(LoginAttempt)
@@ -214,7 +206,7 @@ def start_session(bind: Engine | Connection, account: Account,
     """Open a session. Returns ``(token, csrf_token)``: the token goes in the cookie."""
     now = now or _now()
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    with _begin(bind) as conn:
+    with write_begin(bind) as conn:
         conn.execute(insert(WebSession).values(token_hash=_token_hash(token), user_id=account.id,
                                                csrf_token=csrf, created_at=now,
                                                expires_at=now + SESSION_LIFETIME, revoked=False))
@@ -227,7 +219,7 @@ def session_account(bind: Engine | Connection, token: str | None,
     if not token:
         return None
     now = now or _now()
-    with _read(bind) as conn:
+    with read_connection(bind) as conn:
         row = conn.execute(
             select(User.__table__, WebSession.csrf_token.label("session_csrf"))
             .join(WebSession, WebSession.user_id == User.id)
@@ -241,6 +233,6 @@ def session_account(bind: Engine | Connection, token: str | None,
 def end_session(bind: Engine | Connection, token: str | None) -> None:
     """Sign out: the session is revoked."""
     if token:
-        with _begin(bind) as conn:
+        with write_begin(bind) as conn:
             conn.execute(update(WebSession).where(WebSession.token_hash == _token_hash(token))
                          .values(revoked=True))

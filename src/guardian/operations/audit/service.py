@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from guardian.errors import InputError
 from guardian.operations.audit.models import AuditEntry
+from guardian.store.db import read_connection
 
 OPERATIONS = ("consult", "disclose", "alter", "erase")
 JUSTIFICATIONS: tuple[str, ...] = (
@@ -53,13 +54,8 @@ def entries(bind: Engine | Connection, *, start: datetime | None = None,
         q = q.where(AuditEntry.at >= start.astimezone(UTC).replace(tzinfo=None))
     if end is not None:
         q = q.where(AuditEntry.at < end.astimezone(UTC).replace(tzinfo=None))
-    ctx = bind.connect() if isinstance(bind, Engine) else None
-    conn = ctx if ctx is not None else bind
-    try:
+    with read_connection(bind) as conn:
         rows = conn.execute(q).all()
-    finally:
-        if ctx is not None:
-            ctx.close()
     return [{"id": r.id, "at": r.at.strftime("%Y-%m-%dT%H:%M:%SZ"), "username": r.username,
              "role": r.role, "operation": r.operation, "record": r.record,
              "justification": r.justification, "detail": r.detail} for r in rows]

@@ -8,12 +8,12 @@ idempotency key: a phone that resends a queued submission gets the first answer 
 
 from __future__ import annotations
 
-import contextlib
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pyproj import Transformer
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
@@ -25,7 +25,7 @@ from guardian.operations.cocoons.models import OUTCOMES as COCOON_OUTCOMES
 from guardian.operations.cocoons.models import Cocoon, CocoonMember, CocoonVisit
 from guardian.operations.patrols.models import PatrolDay, PatrolPlan, PatrolSpot
 from guardian.operations.tasks.models import Submission, Task
-from guardian.store.db import write_begin
+from guardian.store.db import read_connection, write_begin
 from guardian.store.models import Dataset
 
 PATROL_OUTCOMES = ("patrolled", "not-patrolled")
@@ -39,13 +39,6 @@ def _naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-def _begin(bind: Engine | Connection):
-    return write_begin(bind)
-
-
-def _read(bind: Engine | Connection):
-    # Reads take no write lock (a plain connection; on a Connection, the caller's transaction).
-    return bind.connect() if isinstance(bind, Engine) else contextlib.nullcontext(bind)
 
 
 def task_ref(task_id: int) -> str:
@@ -76,7 +69,7 @@ def sync_tasks(bind: Engine | Connection) -> dict[str, int]:
         ``{"cocoon-visit": n, "patrol-visit": m}``: tasks created by this call.
     """
     made = {"cocoon-visit": 0, "patrol-visit": 0}
-    with _begin(bind) as conn:
+    with write_begin(bind) as conn:
         have = {r[0] for r in conn.execute(select(Task.source_ref).where(
             Task.kind == "cocoon-visit"))}
         rows = conn.execute(
@@ -129,8 +122,6 @@ def sync_tasks(bind: Engine | Connection) -> dict[str, int]:
             .join(Dataset, Dataset.id == PatrolPlan.dataset_id)
             .where(PatrolDay.arm == "patrol").order_by(PatrolDay.id)).all()
         values = []
-        import pandas as pd
-
         for d in rows:
             s, district, dsid, tz = d, d.district, d.dataset_id, d.timezone
             if f"D-{d.id}" in have:
@@ -198,7 +189,7 @@ def my_tasks(bind: Engine | Connection, account: Account, *, as_of: datetime,
     """Open tasks of ``account`` (assigned to them, or to their team and no one in it) whose
     window has started by ``as_of``: nearest first when ``near`` (x, y metres) is given,
     else earliest due first."""
-    with _read(bind) as conn:
+    with read_connection(bind) as conn:
         rows = conn.execute(select(Task.__table__).where(
             _mine(account), Task.status == "open", Task.window_start <= _naive(as_of))
             .order_by(Task.due_at, Task.id).limit(limit)).all()
@@ -218,7 +209,7 @@ def get_task(bind: Engine | Connection, account: Account, task_id: int, *, as_of
     NotFound, Forbidden
         No such task; an officer asking for a task that is not theirs.
     """
-    with _begin(bind) as conn:
+    with write_begin(bind) as conn:
         t = conn.execute(select(Task.__table__).where(Task.id == task_id)).first()
         if t is None:
             raise NotFound(f"no task {task_ref(task_id)}")
@@ -269,7 +260,7 @@ def record_outcome(bind: Engine | Connection, account: Account, task_id: int, *,
                          "per submission)")
     note = (note or "").strip()[:1000] or None
     at_n = _naive(at)
-    with _begin(bind) as conn:
+    with write_begin(bind) as conn:
         prev = conn.execute(select(Submission.__table__).where(Submission.key == key)).first()
         if prev is not None:
             if prev.task_id != task_id:
@@ -329,7 +320,7 @@ def record_outcome(bind: Engine | Connection, account: Account, task_id: int, *,
 def unassigned_tasks(bind: Engine | Connection, account: Account, *, as_of: datetime,
                      limit: int = 50) -> list[dict[str, Any]]:
     """Open tasks with no officer and no team, earliest due first (for assigning)."""
-    with _read(bind) as conn:
+    with read_connection(bind) as conn:
         rows = conn.execute(select(Task.__table__).where(
             Task.status == "open", Task.assignee.is_(None), Task.team.is_(None))
             .order_by(Task.due_at, Task.id).limit(limit)).all()
@@ -347,7 +338,7 @@ def assign_tasks(bind: Engine | Connection, account: Account, task_ids: list[int
 
     if assignee:
         get_user(bind, assignee)
-    with _begin(bind) as conn:
+    with write_begin(bind) as conn:
         res = conn.execute(update(Task).where(Task.id.in_(task_ids), Task.status == "open")
                            .values(assignee=(assignee or None), team=(team or None)))
     return int(res.rowcount or 0)
@@ -360,7 +351,7 @@ def task_summary(bind: Engine | Connection, *, as_of: datetime) -> list[dict[str
     who = func.coalesce(Task.team, Task.assignee, "(unassigned)").label("who")
     late = (Task.status == "open") & (Task.due_at < now)
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    with _read(bind) as conn:
+    with read_connection(bind) as conn:
         for kind, w, status, is_late, n in conn.execute(
                 select(Task.kind, who, Task.status, late.label("late"), func.count())
                 .group_by(Task.kind, who, Task.status, "late")):
