@@ -36,17 +36,25 @@ def _register() -> None:
     # Each module adds its commands to ``app``; imported here, not at package import, so that
     # ``import guardian.cli`` stays cheap for tests.
     from guardian.cli import (
+        board,
         brief,
         cocoons,
         data_cmds,
+        evaluate,
+        forecast,
+        initiatives,
+        national,
         nearrepeat,
         patrols,
         reference,
         risk,
+        streetsafe,
+        volunteers,
         web_cmds,
     )
 
-    for module in (data_cmds, reference, nearrepeat, brief, risk, cocoons, patrols, web_cmds):
+    for module in (data_cmds, reference, nearrepeat, brief, risk, cocoons, patrols, web_cmds,
+                   streetsafe, volunteers, initiatives, evaluate, forecast, board, national):
         module.register(app)
 
 

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
         Mark the session cookie Secure (default; browsers accept it on http://localhost).
     """
     from guardian.store.db import get_engine
-    from guardian.web import api, pages
+    from guardian.web import api, initiatives, pages, review, streetsafe, volunteers
 
     settings = settings or get_settings()
     app = FastAPI(title="Guardian", version="0.1.0",
@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
         app.mount("/vendor/leaflet", StaticFiles(directory=str(leaflet)), name="leaflet")
     app.include_router(api.router)
     app.include_router(pages.router)
+    for extra in (streetsafe, volunteers, initiatives, review):
+        app.include_router(extra.router)
 
     @app.exception_handler(NotSignedIn)
     async def _not_signed_in(request: Request, exc: NotSignedIn):

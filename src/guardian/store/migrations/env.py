@@ -6,9 +6,14 @@ from alembic import context
 
 import guardian.operations.accounts.models  # noqa: F401
 import guardian.operations.audit.models  # noqa: F401
+import guardian.operations.board.models  # noqa: F401
 import guardian.operations.cocoons.models  # noqa: F401
+import guardian.operations.initiatives.models  # noqa: F401
 import guardian.operations.patrols.models  # noqa: F401
+import guardian.operations.streetsafe.models  # noqa: F401
+import guardian.operations.tagmatch.models  # noqa: F401
 import guardian.operations.tasks.models  # noqa: F401
+import guardian.operations.volunteers.models  # noqa: F401
 import guardian.store.models  # noqa: F401  (register tables)
 from guardian.store.base import Base
 

@@ -1,0 +1,3 @@
+"""Store tables of operations.board."""
+
+from __future__ import annotations

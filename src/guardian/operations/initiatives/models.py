@@ -1,0 +1,3 @@
+"""Store tables of operations.initiatives."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Store tables of operations.streetsafe."""
+
+from __future__ import annotations

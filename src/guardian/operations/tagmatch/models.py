@@ -1,0 +1,3 @@
+"""Store tables of operations.tagmatch."""
+
+from __future__ import annotations

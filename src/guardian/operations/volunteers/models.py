@@ -1,0 +1,3 @@
+"""Store tables of operations.volunteers."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""Web: volunteers pages and API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
