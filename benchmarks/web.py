@@ -2,9 +2,10 @@
 50 concurrent clients (a bounded asyncio loop of httpx clients), beside a bare FastAPI handler
 returning a constant, served the same way in the same run (the ratio).
 
-Each server runs in its own process (uvicorn, one worker) so the load generator does not share
-its interpreter; the load generator is a small keep-alive HTTP/1.1 client on asyncio streams. Store: Essex 2021-12 (bundled), its cocoons and tasks, plus street-briefing
-tasks for a second officer so every POST records a different open task.
+Each server runs in its own process (uvicorn, ``--workers`` processes, default one) so the load
+generator does not share its interpreter; the load generator is a small keep-alive HTTP/1.1
+client on asyncio streams. Store: Essex 2021-12 (bundled), its cocoons and tasks, plus
+street-briefing tasks for a second officer so every POST records a different open task.
 
 Usage: python benchmarks/web.py [--seconds 30] [--clients 50] [--database-url URL]
 """
@@ -182,6 +183,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--database-url", default=None)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server processes for both the bare app and Guardian")
     a = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="guardian-webbench-"))
     url = a.database_url or f"sqlite:///{home / 'store.db'}"
@@ -190,13 +193,15 @@ def main() -> None:
     _prepare(url, n_tasks)
     print(f"store: {url.split('@')[-1]} ({time.perf_counter() - t0:.0f} s to prepare, "
           f"{n_tasks:,} briefing tasks); {a.clients} clients, {a.seconds:.0f} s per scenario; "
-          f"2 cores, {datetime.now(UTC):%Y-%m-%d}")
+          f"{a.workers} server worker(s); {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}")
     env = dict(os.environ, GUARDIAN_HOME=str(home), GUARDIAN_DATABASE_URL=url)
     py = sys.executable
     bare = _serve([py, "-m", "uvicorn", "--factory", "web:bare_app", "--port", "18601",
-                   "--log-level", "warning", "--app-dir", str(REPO / "benchmarks")], env, 18601)
+                   "--log-level", "warning", "--app-dir", str(REPO / "benchmarks"),
+                   "--workers", str(a.workers)], env, 18601)
     guardian = str(Path(py).parent / "guardian")
-    app = _serve([guardian, "serve", "--as-of", AS_OF, "--port", "18602", "--insecure-cookies"],
+    app = _serve([guardian, "serve", "--as-of", AS_OF, "--port", "18602", "--insecure-cookies",
+                  "--workers", str(a.workers)],
                  env, 18602)
     try:
         base = "http://127.0.0.1:18602"

@@ -401,6 +401,23 @@ def test_neighbour_visits_are_capped_to_the_nearest_places(engine, tmp_path, cap
     assert got["members_list"][0]["places_within"] == 12
     over = svc.overdue_visits(engine, as_of=at(3), dataset=DS)
     assert [v["why"] for v in over] == [v["why"] for v in vis]
+    # the officer's tasks say why in the planner's words, with the distance
+    from sqlalchemy import select
+
+    from guardian.operations.tasks.models import Task
+    from guardian.operations.tasks.service import sync_tasks
+
+    sync_tasks(engine)
+    with engine.connect() as conn:
+        whys = conn.execute(select(Task.why).where(Task.kind == "cocoon-visit")
+                            .order_by(Task.id)).scalars().all()
+    assert whys[0] == "victim's address (burglary A): first visit of the cocoon"
+    assert [w.split(" (")[0] for w in whys[1:]] == [
+        f"{o} nearest place within 400 m of burglary A"
+        for o in ["1st", "2nd", "3rd", "4th", "5th", "6th", "7th", "8th", "9th", "10th",
+                  "11th", "12th"][:n]]
+    assert [f"({v['distance_m']:.0f} m away" in w for v, w in zip(vis[1:], whys[1:],
+                                                                   strict=True)] == [True] * n
 
 
 def test_visit_reason_and_cap_checks():

@@ -43,15 +43,29 @@ def register(app: typer.Typer) -> None:
                                         "data); default now."),
               insecure_cookies: bool = typer.Option(False, "--insecure-cookies",
                                                     help="Cookies without Secure (plain http "
-                                                    "on a host other than localhost).")) -> None:
+                                                    "on a host other than localhost)."),
+              workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                          help="Server processes (about one per core).")) -> None:
         """Start the web app (FastAPI + Uvicorn) on the store."""
         import uvicorn
 
         from guardian.web.app import create_app
 
-        web = create_app(as_of=_when(as_of, "--as-of"), secure_cookies=not insecure_cookies)
+        at = _when(as_of, "--as-of")
         console.print(f"Guardian on http://{host}:{port}/ (sign in: `guardian users add`)")
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        if workers == 1:
+            web = create_app(as_of=at, secure_cookies=not insecure_cookies)
+            uvicorn.run(web, host=host, port=port, log_level="warning")
+            return
+        # Several processes: each builds its own app from the same settings (the store is
+        # migrated once, here, before they start).
+        from guardian.store.db import get_engine
+
+        get_engine().dispose()
+        os.environ["GUARDIAN_SERVE_AS_OF"] = at.isoformat() if at else ""
+        os.environ["GUARDIAN_SERVE_INSECURE_COOKIES"] = "1" if insecure_cookies else ""
+        uvicorn.run("guardian.web.app:app_from_environment", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning")
 
     @users.command("add")
     def add(username: str, role: str = typer.Option(..., "--role"),

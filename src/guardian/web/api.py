@@ -124,12 +124,20 @@ async def assign(request: Request, body: AssignIn,
 
 
 @router.get("/dashboard")
-async def dashboard(request: Request, caller: Caller = require("dashboard.view")) -> dict[str, Any]:
-    """Aggregates for the district dashboard: tasks by kind and team (open, overdue, done),
-    cocoons and patrol dosage. No exact place: safe for partners."""
+async def dashboard(request: Request, district: str | None = Query(None, max_length=100),
+                    caller: Caller = require("dashboard.view")) -> dict[str, Any]:
+    """Aggregates for the district dashboard (of one ``district`` when given): tasks by kind and
+    team (open, overdue, done), cocoons, patrol dosage, harm spots (cells) and the latest
+    briefing's headline figures. No exact place: safe for partners."""
+    import asyncio
+
     from guardian.web.dashboard import dashboard_data
 
-    return dashboard_data(request.app.state.engine, as_of=now(request))
+    data = dashboard_data(request.app.state.engine, as_of=now(request),
+                          district=district or None)
+    data["headlines"] = await asyncio.to_thread(request.app.state.headlines.get,
+                                                request.app.state.engine)
+    return data
 
 
 @router.get("/audit")

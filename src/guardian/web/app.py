@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -60,6 +61,10 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
     app.state.fixed_now = as_of.astimezone(UTC) if as_of else None
     app.state.throttle_key = _throttle_key(settings.home)
     app.state.secure_cookies = secure_cookies
+    app.state.page_cache = PageCache()
+    from guardian.web.dashboard import HeadlineCache
+
+    app.state.headlines = HeadlineCache()
     tdir = resources.files("guardian.web") / "templates"
     app.state.templates = Jinja2Templates(directory=str(tdir))
     app.mount("/static", StaticFiles(directory=str(resources.files("guardian.web") / "static")),
@@ -102,6 +107,42 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
         return {"ok": True}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of ``guardian serve --workers N``: one per worker process, its clock and cookie
+    setting handed over in ``GUARDIAN_SERVE_AS_OF`` / ``GUARDIAN_SERVE_INSECURE_COOKIES``."""
+    import os
+
+    at = os.environ.get("GUARDIAN_SERVE_AS_OF") or None
+    return create_app(as_of=datetime.fromisoformat(at) if at else None,
+                      secure_cookies=not os.environ.get("GUARDIAN_SERVE_INSECURE_COOKIES"))
+
+
+class PageCache:
+    """A small least-recently-used map of rendered pages, keyed on everything a page shows.
+
+    Parameters
+    ----------
+    size : int
+        Entries kept (about one per signed-in officer).
+    """
+
+    def __init__(self, size: int = 2048):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, key):
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key, value) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
 
 
 def now(request: Request) -> datetime:

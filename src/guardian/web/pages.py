@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import UTC, timedelta
 from urllib.parse import urlparse
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from guardian.errors import Forbidden
@@ -91,9 +92,22 @@ async def home(request: Request, caller: Caller = Depends(current)):
 
 @router.get("/my", response_class=HTMLResponse)
 async def my_page(request: Request, caller: Caller = require("tasks.own")):
-    rows = tasks.my_tasks(request.app.state.engine, caller.account, as_of=now(request))
-    return _page(request, "my.html", {"caller": caller, "tasks": rows, "as_of": now(request),
-                                      "leaflet": request.app.state.leaflet})
+    state = request.app.state
+    at = now(request)
+    rows = tasks.my_task_rows(state.engine, caller.account, as_of=at)
+    # The page is a pure function of these: the caller (and their session's CSRF token), the
+    # rows as read now, the minute shown and which rows are overdue. An officer reloading an
+    # unchanged list gets the page rendered last time; any change to a row changes the key.
+    at_n = at.astimezone(UTC).replace(tzinfo=None)
+    key = (caller, state.leaflet, at_n.replace(second=0, microsecond=0), tuple(rows),
+           tuple(r.due_at < at_n for r in rows))
+    html = state.page_cache.get(key)
+    if html is None:
+        ctx = {"caller": caller, "tasks": tasks.task_list(rows, caller.account, as_of=at),
+               "as_of": at, "leaflet": state.leaflet}
+        html = state.templates.get_template("my.html").render(ctx).encode()
+        state.page_cache.put(key, html)
+    return HTMLResponse(html)
 
 
 @router.get("/my/tasks/{task_id}", response_class=HTMLResponse)
@@ -122,8 +136,13 @@ async def my_task_outcome(request: Request, task_id: int,
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
-async def dashboard_page(request: Request, caller: Caller = require("dashboard.view")):
-    data = dashboard_data(request.app.state.engine, as_of=now(request))
+async def dashboard_page(request: Request, district: str | None = Query(None, max_length=100),
+                         caller: Caller = require("dashboard.view")):
+    data = dashboard_data(request.app.state.engine, as_of=now(request),
+                          district=district or None)
+    # a few seconds once per state of the loaded data: off the event loop
+    data["headlines"] = await asyncio.to_thread(request.app.state.headlines.get,
+                                                request.app.state.engine)
     unassigned = []
     if allowed(caller.account.role, "tasks.assign"):
         unassigned = tasks.unassigned_tasks(request.app.state.engine, caller.account,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 
 from guardian.errors import Conflict, Forbidden, InputError, NotFound
 from guardian.operations.accounts.roles import allowed
@@ -23,6 +24,7 @@ from guardian.operations.accounts.service import Account
 from guardian.operations.audit import service as audit
 from guardian.operations.cocoons.models import OUTCOMES as COCOON_OUTCOMES
 from guardian.operations.cocoons.models import Cocoon, CocoonMember, CocoonVisit
+from guardian.operations.cocoons.planning import visit_reason
 from guardian.operations.patrols.models import PatrolDay, PatrolPlan, PatrolSpot
 from guardian.operations.tasks.models import Submission, Task
 from guardian.store.db import read_connection, write_begin
@@ -74,7 +76,8 @@ def sync_tasks(bind: Engine | Connection) -> dict[str, int]:
             Task.kind == "cocoon-visit"))}
         rows = conn.execute(
             select(CocoonVisit.__table__, CocoonMember.reported_at, CocoonMember.location,
-                   Cocoon.dataset_id, Dataset.crs)
+                   CocoonMember.event_key, CocoonMember.radius_m, Cocoon.dataset_id,
+                   Dataset.crs)
             .join(CocoonMember, CocoonMember.id == CocoonVisit.member_id)
             .join(Cocoon, Cocoon.id == CocoonVisit.cocoon_id)
             .join(Dataset, Dataset.id == Cocoon.dataset_id)
@@ -93,10 +96,11 @@ def sync_tasks(bind: Engine | Connection) -> dict[str, int]:
             lon[idx], lat[idx] = lo, la
         for i, r in enumerate(rows):
             v = r
-            why = ("the burglary victim's own address: first visit of the cocoon"
-                   if v.is_victim else
-                   f"neighbour {v.rank} nearest to the burglary at {r.location or 'its point'} "
-                   f"({v.distance_m:.0f} m away)")
+            # the planner's own words, so the phone and `guardian cocoons show` agree
+            why = visit_reason(rank=v.rank, is_victim=bool(v.is_victim), n_within=None,
+                               radius_m=float(r.radius_m), event_key=r.event_key)
+            why += (": first visit of the cocoon" if v.is_victim else
+                    f" ({v.distance_m:.0f} m away, near {r.location or 'its point'})")
             values.append(dict(
                 dataset_id=r.dataset_id, kind="cocoon-visit", source_ref=f"V-{v.id}",
                 district="", place=v.place or "", area=f"cocoon C-{v.cocoon_id}",
@@ -152,24 +156,40 @@ def task_dict(t, account: Account, *, as_of: datetime, origin: tuple[float, floa
     """A task as the API returns it to ``account``. A victim's own place (``sensitive``) is
     shown only with ``reveal`` (after an audited consultation) to roles allowed exact
     locations; others get the zone label and no coordinates."""
+    return _task_dicts([t], account, as_of=as_of, origin=origin, reveal=reveal)[0]
+
+
+def _task_dicts(rows, account: Account, *, as_of: datetime,
+                origin: tuple[float, float] | None = None,
+                reveal: bool = False) -> list[dict[str, Any]]:
+    # One pass with the per-caller facts worked out once: this runs for every row of the
+    # officer's task page on every request.
     exact = _can_see_exact(account)
-    hide_place = t.sensitive and not (reveal and exact)
-    out: dict[str, Any] = {
-        "ref": task_ref(t.id), "id": t.id, "kind": t.kind, "source": t.source_ref,
-        "district": t.district, "area": t.area, "why": t.why,
-        "place": None if hide_place or not exact else t.place,
-        "sensitive": bool(t.sensitive),
-        "lon": t.lon if exact else None, "lat": t.lat if exact else None,
-        "window_start": t.window_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "due_at": t.due_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "assignee": t.assignee, "team": t.team, "status": t.status, "outcome": t.outcome,
-        "overdue": t.status == "open" and t.due_at < _naive(as_of),
-        "outcomes": list(_outcomes(t.kind)),
-        "distance_m": None,
-    }
-    if origin is not None and exact:
-        out["distance_m"] = round(math.hypot(t.x - origin[0], t.y - origin[1]))
+    now_n = _naive(as_of)
+    out = []
+    for t in rows:
+        hide_place = t.sensitive and not (reveal and exact)
+        d: dict[str, Any] = {
+            "ref": task_ref(t.id), "id": t.id, "kind": t.kind, "source": t.source_ref,
+            "district": t.district, "area": t.area, "why": t.why,
+            "place": None if hide_place or not exact else t.place,
+            "sensitive": bool(t.sensitive),
+            "lon": t.lon if exact else None, "lat": t.lat if exact else None,
+            "window_start": _iso(t.window_start), "due_at": _iso(t.due_at),
+            "assignee": t.assignee, "team": t.team, "status": t.status, "outcome": t.outcome,
+            "overdue": t.status == "open" and t.due_at < now_n,
+            "outcomes": list(_outcomes(t.kind)),
+            "distance_m": None,
+        }
+        if origin is not None and exact:
+            d["distance_m"] = round(math.hypot(t.x - origin[0], t.y - origin[1]))
+        out.append(d)
     return out
+
+
+def _iso(value: datetime) -> str:
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:" \
+           f"{value.minute:02d}:{value.second:02d}Z"
 
 
 def _outcomes(kind: str) -> tuple[str, ...]:
@@ -184,19 +204,60 @@ def _mine(account: Account):
     return cond
 
 
+# The columns a task list shows (not the free-text note nor the detail JSON), and the two
+# statements of the officer's list, built once with parameters.
+_LIST_COLUMNS = (Task.id, Task.kind, Task.source_ref, Task.district, Task.area, Task.why,
+                 Task.place, Task.sensitive, Task.lon, Task.lat, Task.x, Task.y,
+                 Task.window_start, Task.due_at, Task.assignee, Task.team, Task.status,
+                 Task.outcome)
+
+
+def _my_list(with_team: bool):
+    cond = Task.assignee == bindparam("username")
+    if with_team:
+        cond = or_(cond, and_(Task.assignee.is_(None), Task.team == bindparam("team")))
+    return (select(*_LIST_COLUMNS)
+            .where(cond, Task.status == "open",
+                   Task.window_start <= bindparam("as_of", type_=Task.window_start.type))
+            .order_by(Task.due_at, Task.id).limit(bindparam("limit")))
+
+
+_MY_LIST = {False: _my_list(False), True: _my_list(True)}
+
+
+def my_task_rows(bind: Engine | Connection, account: Account, *, as_of: datetime,
+                 limit: int = 200) -> list:
+    """The rows behind :func:`my_tasks` (earliest due first), for callers that cache on them."""
+    with read_connection(bind) as conn:
+        return conn.execute(_MY_LIST[bool(account.team)],
+                            {"username": account.username, "team": account.team,
+                             "as_of": _naive(as_of), "limit": limit}).all()
+
+
+def task_list(rows, account: Account, *, as_of: datetime) -> list[dict[str, Any]]:
+    """Rows from :func:`my_task_rows` as :func:`task_dict` shows them to ``account``."""
+    return _task_dicts(rows, account, as_of=as_of)
+
+
 def my_tasks(bind: Engine | Connection, account: Account, *, as_of: datetime,
              near: tuple[float, float] | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Open tasks of ``account`` (assigned to them, or to their team and no one in it) whose
     window has started by ``as_of``: nearest first when ``near`` (x, y metres) is given,
     else earliest due first."""
-    with read_connection(bind) as conn:
-        rows = conn.execute(select(Task.__table__).where(
-            _mine(account), Task.status == "open", Task.window_start <= _naive(as_of))
-            .order_by(Task.due_at, Task.id).limit(limit)).all()
-    out = [task_dict(t, account, as_of=as_of, origin=near) for t in rows]
+    rows = my_task_rows(bind, account, as_of=as_of, limit=limit)
+    out = _task_dicts(rows, account, as_of=as_of, origin=near)
     if near is not None:
         out.sort(key=lambda d: (d["distance_m"] is None, d["distance_m"] or 0, d["due_at"]))
     return out
+
+
+_TASK_BY_ID = select(Task.__table__).where(Task.id == bindparam("id"))
+_SUBMISSION_BY_KEY = select(Submission.__table__).where(Submission.key == bindparam("key"))
+# Core statements (not ORM-enabled): recording a visit is the phone's hot path.
+_tasks_t, _subs_t = Task.__table__, Submission.__table__
+_CLOSE_TASK = (_tasks_t.update()
+               .where(_tasks_t.c.id == bindparam("tid"), _tasks_t.c.status == "open"))
+_ADD_SUBMISSION = _subs_t.insert()
 
 
 def get_task(bind: Engine | Connection, account: Account, task_id: int, *, as_of: datetime,
@@ -210,7 +271,7 @@ def get_task(bind: Engine | Connection, account: Account, task_id: int, *, as_of
         No such task; an officer asking for a task that is not theirs.
     """
     with write_begin(bind) as conn:
-        t = conn.execute(select(Task.__table__).where(Task.id == task_id)).first()
+        t = conn.execute(_TASK_BY_ID, {"id": task_id}).first()
         if t is None:
             raise NotFound(f"no task {task_ref(task_id)}")
         _check_access(account, t)
@@ -261,13 +322,13 @@ def record_outcome(bind: Engine | Connection, account: Account, task_id: int, *,
     note = (note or "").strip()[:1000] or None
     at_n = _naive(at)
     with write_begin(bind) as conn:
-        prev = conn.execute(select(Submission.__table__).where(Submission.key == key)).first()
+        prev = conn.execute(_SUBMISSION_BY_KEY, {"key": key}).first()
         if prev is not None:
             if prev.task_id != task_id:
                 raise Conflict(f"submission key {key!r} was already used for "
                                f"{task_ref(prev.task_id)}")
             return {"task": prev.response, "replayed": True}
-        t = conn.execute(select(Task.__table__).where(Task.id == task_id)).first()
+        t = conn.execute(_TASK_BY_ID, {"id": task_id}).first()
         if t is None:
             raise NotFound(f"no task {task_ref(task_id)}")
         _check_access(account, t)
@@ -302,18 +363,20 @@ def record_outcome(bind: Engine | Connection, account: Account, task_id: int, *,
                           start=begin.replace(tzinfo=UTC), end=at_n.replace(tzinfo=UTC),
                           officer=account.username, **counts)
                 detail["start"] = begin.strftime("%Y-%m-%dT%H:%M:%SZ")
-        conn.execute(update(Task).where(Task.id == t.id, Task.status == "open").values(
-            status="done", outcome=outcome, note=note, done_at=at_n, done_by=account.username,
-            detail=detail))
+        done = {"status": "done", "outcome": outcome, "note": note, "done_at": at_n,
+                "done_by": account.username, "detail": detail}
+        if conn.execute(_CLOSE_TASK, {"tid": t.id, **done}).rowcount != 1:
+            # Another submission closed it between our read and this write (PostgreSQL).
+            raise Conflict(f"task {task_ref(t.id)} was closed by another submission")
         if note:
             audit.record(conn, username=account.username, role=account.role, operation="alter",
                          record=f"task {task_ref(t.id)} (visit note)",
                          justification="crime prevention visit", detail={"source": t.source_ref})
-        new = conn.execute(select(Task.__table__).where(Task.id == t.id)).first()
-        resp = task_dict(new, account, as_of=at_n)
-        conn.execute(insert(Submission).values(key=key, task_id=t.id, username=account.username,
-                                               at=datetime.now(UTC).replace(tzinfo=None),
-                                               response=resp))
+        # The row as it now stands, without reading it back: the update above is the only change.
+        resp = task_dict(SimpleNamespace(**{**t._mapping, **done}), account, as_of=at_n)
+        conn.execute(_ADD_SUBMISSION, {"key": key, "task_id": t.id, "username": account.username,
+                                       "at": datetime.now(UTC).replace(tzinfo=None),
+                                       "response": resp})
     return {"task": resp, "replayed": False}
 
 
@@ -344,17 +407,26 @@ def assign_tasks(bind: Engine | Connection, account: Account, task_ids: list[int
     return int(res.rowcount or 0)
 
 
-def task_summary(bind: Engine | Connection, *, as_of: datetime) -> list[dict[str, Any]]:
+def task_districts(bind: Engine | Connection) -> set[str]:
+    """The districts that have tasks (for the dashboard's district choice)."""
+    with read_connection(bind) as conn:
+        return {d for (d,) in conn.execute(select(Task.district).distinct()) if d}
+
+
+def task_summary(bind: Engine | Connection, *, as_of: datetime,
+                 district: str | None = None) -> list[dict[str, Any]]:
     """Per kind and team/assignee: open, overdue and done tasks (aggregates only: safe for
-    every dashboard role)."""
+    every dashboard role), of one ``district`` when given."""
     now = _naive(as_of)
     who = func.coalesce(Task.team, Task.assignee, "(unassigned)").label("who")
     late = (Task.status == "open") & (Task.due_at < now)
     out: dict[tuple[str, str], dict[str, Any]] = {}
     with read_connection(bind) as conn:
+        q = select(Task.kind, who, Task.status, late.label("late"), func.count())
+        if district:
+            q = q.where(Task.district == district)
         for kind, w, status, is_late, n in conn.execute(
-                select(Task.kind, who, Task.status, late.label("late"), func.count())
-                .group_by(Task.kind, who, Task.status, "late")):
+                q.group_by(Task.kind, who, Task.status, "late")):
             d = out.setdefault((kind, w), {"kind": kind, "who": w, "tasks": 0, "done": 0,
                                            "overdue": 0})
             d["tasks"] += int(n)
