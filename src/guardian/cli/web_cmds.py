@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import typer
 from rich.table import Table
@@ -180,6 +180,28 @@ def register(app: typer.Typer) -> None:
             typer.echo(audit.to_csv(rows), nl=False)
         else:
             raise InputError(f"--format {fmt!r}: csv or json")
+
+    @tasks_app.command("brief")
+    def brief_spot(plan: str = typer.Option(..., "--plan", help="Patrol plan, e.g. P-3."),
+                   spot: int = typer.Option(..., "--spot", help="The spot's rank on the plan."),
+                   assignee: str = typer.Option(None, "--assignee", help="Officer (username)."),
+                   team: str = typer.Option(None, "--team"),
+                   hours: int = typer.Option(72, "--hours", min=1, help="Due in N hours."),
+                   as_of: str = typer.Option(None, "--as-of", help="Window start (default "
+                                             "now).")) -> None:
+        """Create a street-briefing task at a harm spot (as the dashboard's button does)."""
+        from guardian.operations.accounts.service import Account
+        from guardian.operations.tasks import service as tasks
+        from guardian.store.db import get_engine
+
+        start = _when(as_of, "--as-of") or datetime.now(UTC)
+        # the command line is the analyst's own machine: it acts as the admin would
+        cli_user = Account(0, "cli", "command line", "admin", None, True)
+        t = tasks.add_street_briefing(get_engine(), cli_user, plan=plan, spot=spot, start=start,
+                                      due_at=start + timedelta(hours=hours), assignee=assignee,
+                                      team=team)
+        console.print(f"{t['ref']}: {t['why']} -- due {t['due_at']}"
+                      f"{', to ' + (assignee or team) if (assignee or team) else ', unassigned'}")
 
     @tasks_app.command("sync")
     def sync() -> None:

@@ -58,6 +58,15 @@ class AssignIn(BaseModel):
     team: str | None = None
 
 
+class BriefingIn(BaseModel):
+    plan: str = Field(min_length=3, max_length=20, pattern=r"^[Pp]-[0-9]{1,9}$")
+    spot: int = Field(ge=1, le=10_000)
+    assignee: str | None = Field(None, max_length=60)
+    team: str | None = Field(None, max_length=60)
+    hours: int = Field(72, ge=1, le=24 * 28, description="due this many hours from now")
+    note: str | None = Field(None, max_length=1000)
+
+
 def _xy(x: float | None, y: float | None) -> tuple[float, float] | None:
     return (x, y) if x is not None and y is not None else None
 
@@ -112,6 +121,18 @@ async def task_outcome(request: Request, task_id: TaskPath, body: OutcomeIn,
                                 outcome=body.outcome, key=body.key, note=body.note,
                                 at=at, start=start,
                                 interactions=body.interactions)
+
+
+@router.post("/tasks/street-briefings")
+async def street_briefing(request: Request, body: BriefingIn,
+                          caller: Caller = require("tasks.assign")) -> dict[str, Any]:
+    """A street-briefing task at a harm spot of a patrol plan (its streets, its why)."""
+    at = now(request)
+    return tasks.add_street_briefing(request.app.state.engine, caller.account, plan=body.plan,
+                                     spot=body.spot, start=at,
+                                     due_at=at + timedelta(hours=body.hours),
+                                     assignee=body.assignee or None, team=body.team or None,
+                                     note=body.note)
 
 
 @router.post("/tasks/assign")

@@ -149,6 +149,8 @@ async def dashboard_page(request: Request, district: str | None = Query(None, ma
                                             as_of=now(request))
     return _page(request, "dashboard.html", {"caller": caller, "d": data,
                                              "unassigned": unassigned,
+                                             "can_assign": allowed(caller.account.role,
+                                                                   "tasks.assign"),
                                              "leaflet": request.app.state.leaflet})
 
 
@@ -159,6 +161,22 @@ async def dashboard_assign(request: Request, caller: Caller = require("tasks.ass
     tasks.assign_tasks(request.app.state.engine, caller.account, ids,
                        assignee=str(form.get("assignee") or "").strip() or None,
                        team=str(form.get("team") or "").strip() or None)
+    return RedirectResponse("/dashboard", status_code=303)
+
+
+@router.post("/dashboard/briefing")
+async def dashboard_briefing(request: Request, caller: Caller = require("tasks.assign")):
+    # One button per harm spot: brief its streets, due in three days, to an officer or team.
+    form = await request.form()
+    spot = str(form.get("spot") or "")
+    if not spot.isdigit():
+        raise HTTPException(400, "choose a harm spot")
+    at = now(request)
+    tasks.add_street_briefing(request.app.state.engine, caller.account,
+                              plan=str(form.get("plan") or ""), spot=int(spot), start=at,
+                              due_at=at + timedelta(hours=72),
+                              assignee=str(form.get("assignee") or "").strip() or None,
+                              team=str(form.get("team") or "").strip() or None)
     return RedirectResponse("/dashboard", status_code=303)
 
 

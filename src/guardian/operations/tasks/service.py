@@ -407,6 +407,73 @@ def assign_tasks(bind: Engine | Connection, account: Account, task_ids: list[int
     return int(res.rowcount or 0)
 
 
+def add_street_briefing(bind: Engine | Connection, account: Account, *, plan: str, spot: int,
+                        due_at: datetime, start: datetime, assignee: str | None = None,
+                        team: str | None = None, note: str | None = None) -> dict[str, Any]:
+    """A street-briefing task at a harm spot of a patrol plan: brief the residents and
+    businesses of its streets (a place, not a person; the why is the spot's own).
+
+    Parameters
+    ----------
+    plan : str
+        The plan's reference, ``P-<id>``.
+    spot : int
+        The spot's rank on that plan (1 = most harm).
+    due_at, start : datetime
+        The task's window (UTC).
+    assignee, team : str, optional
+        Who does it (a username or a team); neither: unassigned, on the dashboard.
+
+    Returns
+    -------
+    dict
+        The task as :func:`task_dict` shows it to ``account``.
+
+    Raises
+    ------
+    Forbidden, NotFound, InputError, Conflict
+        Not a supervisor; no such plan or spot; a window that ends before it starts; the same
+        spot already has an open briefing.
+    """
+    if not allowed(account.role, "tasks.assign"):
+        raise Forbidden("creating street briefings needs the supervisor role")
+    ref = str(plan).strip().upper()
+    if not (ref.startswith("P-") and ref[2:].isdigit()):
+        raise InputError(f"plan {plan!r}: expected a plan reference like P-3")
+    if _naive(due_at) <= _naive(start):
+        raise InputError("a street briefing must be due after its window starts")
+    if assignee:
+        from guardian.operations.accounts.service import get_user
+
+        get_user(bind, assignee)
+    source = f"{ref}#{int(spot)}"
+    with write_begin(bind) as conn:
+        row = conn.execute(select(PatrolSpot.__table__, PatrolPlan.district, PatrolPlan.dataset_id)
+                           .join(PatrolPlan, PatrolPlan.id == PatrolSpot.plan_id)
+                           .where(PatrolSpot.plan_id == int(ref[2:]),
+                                  PatrolSpot.rank == int(spot))).first()
+        if row is None:
+            raise NotFound(f"no spot {int(spot)} on plan {ref}")
+        if conn.execute(select(Task.id).where(Task.kind == "street-briefing",
+                                              Task.source_ref == source,
+                                              Task.status == "open")).first():
+            raise Conflict(f"spot {source} already has an open street briefing")
+        streets = row.streets or f"the 150 m cell of spot {row.rank}"
+        why = (f"street briefing at harm spot {row.rank} of plan {ref} ({row.district}): "
+               f"{row.why}")
+        tid = conn.execute(insert(Task).values(
+            dataset_id=row.dataset_id, kind="street-briefing", source_ref=source,
+            district=row.district, place=streets, area=f"{row.district}: {streets}",
+            sensitive=False, x=row.x, y=row.y, lon=row.lon, lat=row.lat, why=why,
+            window_start=_naive(start), due_at=_naive(due_at), assignee=assignee or None,
+            team=team or None, status="open", outcome=None,
+            note=(note or "").strip()[:1000] or None, detail={"plan_id": row.plan_id,
+                                                              "spot": row.rank},
+            done_at=None, done_by=None).returning(Task.id)).scalar_one()
+        t = conn.execute(_TASK_BY_ID, {"id": tid}).first()
+    return task_dict(t, account, as_of=start)
+
+
 def task_districts(bind: Engine | Connection) -> set[str]:
     """The districts that have tasks (for the dashboard's district choice)."""
     with read_connection(bind) as conn:
