@@ -53,6 +53,31 @@ def test_wdd_hand_computed_with_buffer():
                       "smms_level", "design", "details"}
 
 
+def test_wdd_published_example_wheeler_ratcliffe_2018():
+    # Wheeler, A.P. & Ratcliffe, J.H. (2018) "A simple weighted displacement difference test to
+    # evaluate place based crime interventions", Crime Science 7:11, the paper's worked example
+    # (as also checked in the authors' ptools package): treated 207 -> 110, control 308 -> 318,
+    # treated displacement buffer 178 -> 157, control buffer 150 -> 140. Published: WDD -118,
+    # variance 1568 (SE 39.6), Z -2.98, 95% interval -196 to -40.
+    r = wdd(207, 110, 308, 318, 178, 157, control_displaced_before=150,
+            control_displaced_after=140)
+    assert r.estimate == -118
+    assert r.details["z"] == pytest.approx(-2.98, abs=0.005)
+    assert (r.estimate - r.ci_low) == pytest.approx(Z975 * math.sqrt(1568))
+    assert (round(r.ci_low), round(r.ci_high)) == (-196, -40)
+    assert r.p_value < 0.01
+
+
+def test_etest_published_values_krishnamoorthy_thomson_2004():
+    # Krishnamoorthy, K. & Thomson, J. (2004) "A more powerful test for comparing two Poisson
+    # means", J. Statistical Planning and Inference 119:249-267; the paper's two-sided E-test
+    # p-values for counts (0, 3) and (6, 2) over equal exposure, as reproduced by the ptools
+    # package's tests: 0.0884 and 0.1749.
+    assert etest(0, 1, 3, 1).p_value == pytest.approx(0.0884, abs=0.0005)
+    assert round(etest(6, 1, 2, 1).p_value, 4) == 0.1749
+    assert etest(6, 1, 2, 1).p_value == pytest.approx(etest(2, 1, 6, 1).p_value)
+
+
 def test_wdd_harm_weighted_is_weighted_sum_with_weighted_variance():
     w = [365.0, 10.0, 1.0]
     tb, ta, cb, ca = [5, 20, 40], [2, 18, 44], [6, 21, 39], [6, 22, 41]
