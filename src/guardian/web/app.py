@@ -67,6 +67,10 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
     app.state.headlines = HeadlineCache()
     tdir = resources.files("guardian.web") / "templates"
     app.state.templates = Jinja2Templates(directory=str(tdir))
+    from guardian.operations.accounts.roles import allowed
+
+    # pages show a room's link only to the roles that may enter it (the same table as routes)
+    app.state.templates.env.globals["can"] = allowed
     app.mount("/static", StaticFiles(directory=str(resources.files("guardian.web") / "static")),
               name="static")
     from guardian.reports.interactive import leaflet_dir

@@ -87,6 +87,10 @@ async def home(request: Request, caller: Caller = Depends(current)):
         return RedirectResponse("/dashboard", status_code=303)
     if allowed(role, "tasks.own"):
         return RedirectResponse("/my", status_code=303)
+    if allowed(role, "volunteers.self"):
+        return RedirectResponse("/my/shifts", status_code=303)
+    if allowed(role, "tagmatch.review"):
+        return RedirectResponse("/review", status_code=303)
     return RedirectResponse("/admin/audit", status_code=303)
 
 
