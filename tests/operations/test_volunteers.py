@@ -218,6 +218,23 @@ def test_plan_keeps_every_rule_resolve_publish_export(store, tmp_path):
 
     with store.connect() as c:
         assert c.execute(select(func.count()).select_from(Task)).scalar_one() == with_login
+        shift = c.execute(select(Task.__table__).order_by(Task.id)).first()
+    # the volunteer records attendance on their own shift, and only attendance
+    from datetime import UTC, datetime
+
+    from guardian.errors import InputError
+    from guardian.operations.accounts.service import Account
+    from guardian.operations.tasks import service as task_service
+
+    assert shift.kind == "volunteer-shift"
+    me = Account(0, shift.assignee, "", "volunteer", None, True)
+    at = datetime(2021, 12, 20, tzinfo=UTC)
+    with pytest.raises(InputError, match="attended"):
+        task_service.record_outcome(store, me, shift.id, outcome="briefed", key="shift-key-0",
+                                    at=at)
+    done = task_service.record_outcome(store, me, shift.id, outcome="attended",
+                                       key="shift-key-1", at=at)
+    assert done["task"]["outcome"] == "attended" and not done["replayed"]
     # exports: CSV rows and a calendar per volunteer
     out = exports.export_plan(store, plan_id=again["ref"], out_dir=tmp_path)
     csv_text = open(out["csv"]).read().splitlines()

@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
 
     # pages show a room's link only to the roles that may enter it (the same table as routes)
     app.state.templates.env.globals["can"] = allowed
+    app.state.templates.env.globals["kind_label"] = {
+        "cocoon-visit": "Cocoon visit", "patrol-visit": "Patrol", "street-briefing":
+        "Street briefing", "volunteer-shift": "Volunteer shift"}.get
     app.mount("/static", StaticFiles(directory=str(resources.files("guardian.web") / "static")),
               name="static")
     from guardian.reports.interactive import leaflet_dir

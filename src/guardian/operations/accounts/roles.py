@@ -35,8 +35,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "volunteer-coordinator": frozenset({"dashboard.view", "volunteers.manage",
                                         "initiatives.manage", "initiatives.view"}),
     "partner": frozenset({"dashboard.view", "streetsafe.export", "initiatives.view"}),
-    # A volunteer sees their own record and shifts, nothing of anyone else's.
-    "volunteer": frozenset({"volunteers.self"}),
+    # A volunteer sees their own record and shifts, nothing of anyone else's, and records
+    # attendance at their shifts on the phone (their own tasks; no exact victim locations).
+    "volunteer": frozenset({"volunteers.self", "tasks.own"}),
     # Tag proximity hits are intelligence for a named, authorised person to review.
     "reviewer": frozenset({"tagmatch.review"}),
     "admin": frozenset(PERMISSIONS),

@@ -419,8 +419,8 @@ def _district_points(conn: Connection, dataset: str) -> dict[str, tuple[float, f
 
 def publish_tasks(bind: Engine | Connection, *, plan_id: Any) -> dict[str, int]:
     """Publish a plan's shifts as tasks (:mod:`guardian.operations.tasks`): one per assignment
-    whose volunteer has a sign-in account, assigned to that account, kind ``street-briefing``
-    (a visibility deployment, outcome briefed / not-briefed), ``source_ref`` ``M<plan>-<id>``
+    whose volunteer has a sign-in account, assigned to that account, kind ``volunteer-shift``
+    (outcome attended / not-attended), ``source_ref`` ``M<plan>-<id>``
     so publishing again creates nothing new.
 
     Returns ``{"published": n, "already": m, "no_account": k}``.
@@ -438,7 +438,7 @@ def publish_tasks(bind: Engine | Connection, *, plan_id: Any) -> dict[str, int]:
             .join(Person, Person.id == MobiliseAssignment.volunteer_id)
             .where(MobiliseAssignment.plan_id == p.id)).all()
         have = set(conn.execute(select(Task.source_ref).where(
-            Task.kind == "street-briefing", Task.source_ref.like(f"M{p.id}-%"))).scalars())
+            Task.kind == "volunteer-shift", Task.source_ref.like(f"M{p.id}-%"))).scalars())
         crs = conn.execute(select(Dataset.crs).where(Dataset.id == p.dataset_id)).scalar_one()
         points = _district_points(conn, p.dataset)
         tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
@@ -455,7 +455,7 @@ def publish_tasks(bind: Engine | Connection, *, plan_id: Any) -> dict[str, int]:
             lon, lat = tr.transform(x, y) if a.district in points else (None, None)
             start, end = shift_window(a.day, a.band, p.timezone or "Europe/London")
             values.append(dict(
-                dataset_id=p.dataset_id, kind="street-briefing", source_ref=ref,
+                dataset_id=p.dataset_id, kind="volunteer-shift", source_ref=ref,
                 district=a.district, place=f"{a.district} (briefing point on the day)",
                 area=a.district, sensitive=False, x=x, y=y, lon=lon, lat=lat,
                 why=f"volunteer deployment {plan_ref(p.id)}: {a.why}",
