@@ -221,6 +221,22 @@ def test_zone_from_store_and_leaflet_tasks(sqlite_engine):
     assert t[0].window_start.isoformat() == "2026-02-07T09:00:00"  # GMT in February
     assert S.get_initiative(engine, ref=zone["ref"])["leaflet_tasks"] == {
         "open": 2, "done": 0, "total": 2}
+    # a volunteer team member records the drop: delivered / not-delivered only
+    from datetime import UTC, datetime
+
+    from guardian.errors import InputError
+    from guardian.operations.accounts.service import Account
+    from guardian.operations.tasks import service as task_service
+
+    member = Account(0, "vol1", "", "volunteer", "volunteers", True)
+    at = datetime(2026, 2, 7, 12, tzinfo=UTC)
+    with pytest.raises(InputError, match="delivered"):
+        task_service.record_outcome(engine, member, t[0].id, outcome="patrolled",
+                                    key="leaflet-key-0", at=at)
+    task_service.record_outcome(engine, member, t[0].id, outcome="delivered",
+                                key="leaflet-key-1", at=at)
+    assert S.get_initiative(engine, ref=zone["ref"])["leaflet_tasks"] == {
+        "open": 1, "done": 1, "total": 2}
     doa = S.create_initiative(engine, dataset=DS, kind="day-of-action", name="Not a zone",
                               start=date(2026, 2, 2), districts=SOUTHEND)
     with pytest.raises(InputError, match="leaflet drops belong"):

@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
     app.state.templates.env.globals["can"] = allowed
     app.state.templates.env.globals["kind_label"] = {
         "cocoon-visit": "Cocoon visit", "patrol-visit": "Patrol", "street-briefing":
-        "Street briefing", "volunteer-shift": "Volunteer shift"}.get
+        "Street briefing", "volunteer-shift": "Volunteer shift", "leaflet-drop":
+        "Leaflet drop"}.get
     app.mount("/static", StaticFiles(directory=str(resources.files("guardian.web") / "static")),
               name="static")
     from guardian.reports.interactive import leaflet_dir

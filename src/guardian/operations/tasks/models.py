@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from guardian.store.base import Base
 
-KINDS = ("cocoon-visit", "patrol-visit", "street-briefing", "volunteer-shift")
+KINDS = ("cocoon-visit", "patrol-visit", "street-briefing", "volunteer-shift", "leaflet-drop")
 
 
 class Task(Base):

@@ -33,6 +33,7 @@ from guardian.store.models import Dataset
 PATROL_OUTCOMES = ("patrolled", "not-patrolled")
 BRIEFING_OUTCOMES = ("briefed", "not-briefed")
 SHIFT_OUTCOMES = ("attended", "not-attended")
+LEAFLET_OUTCOMES = ("delivered", "not-delivered")
 INTERACTIONS = ("business_checks", "stop_search", "engagements", "arrests", "weapons_found")
 
 
@@ -195,7 +196,8 @@ def _iso(value: datetime) -> str:
 
 def _outcomes(kind: str) -> tuple[str, ...]:
     return {"cocoon-visit": COCOON_OUTCOMES, "patrol-visit": PATROL_OUTCOMES,
-            "volunteer-shift": SHIFT_OUTCOMES}.get(kind, BRIEFING_OUTCOMES)
+            "volunteer-shift": SHIFT_OUTCOMES, "leaflet-drop": LEAFLET_OUTCOMES}.get(
+        kind, BRIEFING_OUTCOMES)
 
 
 def _mine(account: Account):
@@ -344,10 +346,13 @@ def record_outcome(bind: Engine | Connection, account: Account, task_id: int, *,
 
             record_visit(conn, ref=t.source_ref, outcome=outcome, at=at_n.replace(tzinfo=UTC),
                          by=account.username)
-        elif t.kind in ("street-briefing", "volunteer-shift"):
+        elif t.kind in ("street-briefing", "volunteer-shift", "leaflet-drop"):
             allowed_outcomes = _outcomes(t.kind)
             if outcome not in allowed_outcomes:
                 raise InputError(f"outcome {outcome!r}; expected one of {list(allowed_outcomes)}")
+        elif t.kind != "patrol-visit":
+            raise InputError(f"task {task_ref(t.id)} is of kind {t.kind!r}, which takes no "
+                             "outcome here")
         else:
             if outcome not in PATROL_OUTCOMES:
                 raise InputError(f"outcome {outcome!r}; expected one of {list(PATROL_OUTCOMES)}")
