@@ -27,7 +27,7 @@ def web(engine, tmp_path):
 
 
 # Routes anyone may reach (signing in) or any signed-in user (their own identity, signing out).
-PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/health")}
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/health"), ("GET", "/streetsafe"), ("POST", "/streetsafe"), ("POST", "/api/streetsafe/reports"), ("GET", "/api/streetsafe/token"), ("GET", "/api/streetsafe/public")}  # noqa: E501
 SIGNED_IN = {("GET", "/api/me"), ("POST", "/logout"), ("GET", "/")}
 
 

@@ -16,11 +16,13 @@ from guardian.reports.briefing import (
     comparison,
     data_quality,
     districts,
+    forecast,
     harm,
     headline,
     patrols,
     risk,
     spots,
+    streetsafe,
     trend,
 )
 from guardian.reports.briefing.base import Section, SimpleSection, clean, unavailable
@@ -32,6 +34,8 @@ SECTIONS: list[Section] = [
     districts.SECTION,
     harm.SECTION,
     comparison.SECTION,
+    forecast.SECTION,
+    streetsafe.SECTION,
     spots.SECTION,
     risk.SECTION,
     cocoons.SECTION,

@@ -1,0 +1,378 @@
+"""Street Safe operations: the aggregates against hand-computed cases and a brute force, the
+intake's checks (idempotency, honeypot, time-to-submit, area, rate limits, folding, counted
+refusals), the daily keys, the import (validation, quarantine, idempotent) and the briefing
+section."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text
+
+from guardian.errors import NotFound
+from guardian.operations.streetsafe import aggregate as agg
+from guardian.operations.streetsafe import keys, service
+from guardian.operations.streetsafe.area import build_area
+from guardian.operations.streetsafe.config import StreetSafeConfig
+from guardian.operations.streetsafe.importer import import_file
+from guardian.operations.streetsafe.intake import Intake, Refused, screen_comment
+from guardian.operations.streetsafe.models import (
+    StreetSafeClient,
+    StreetSafeRefusal,
+    StreetSafeReport,
+)
+from guardian.operations.streetsafe.sample import (
+    BASILDON_CENTRE,
+    CHELMSFORD_CENTRE,
+    LONDON,
+    seed_force,
+)
+from guardian.store.models import QuarantineRow
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "streetsafe_export_sample.csv"
+NOW = datetime(2026, 12, 1, 21, 30, tzinfo=UTC)
+ADDRESS = "203.0.113.77"
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, columns=["cell_x", "cell_y", "reasons", "month", "daynight",
+                                       "district"])
+
+
+HAND = _frame(
+    [(0, 0, "badly-lit", "2026-10", "night", "A")] * 2
+    + [(0, 0, "badly-lit,followed", "2026-10", "day", "A")]
+    + [(1, 1, "followed", "2026-11", "night", "A")] * 2
+    + [(5, 5, "no-cctv", "2026-12", "night", "B")] * 4
+    + [(10, 10, "isolated", "2026-12", "day", "B")])
+
+
+def test_cells_withhold_under_k_hand_computed():
+    shown, held = agg.cells(HAND, 3)
+    assert [(c["cell_x"], c["cell_y"], c["reports"]) for c in shown] == [(5, 5, 4), (0, 0, 3)]
+    assert held == {"cells": 2, "reports": 3}
+    c00 = shown[1]
+    # badly-lit 3 (shown), followed 1 (withheld: under k), night 2 (withheld)
+    assert c00["reasons"] == {"badly-lit": 3, "followed": None} and c00["night"] is None
+    assert shown[0]["night"] == 4
+
+
+def test_clusters_join_touching_cells_and_need_k():
+    cl = agg.clusters(HAND, 5)
+    assert len(cl) == 1
+    c = cl[0]
+    assert (c["key"], c["cells"], c["reports"], c["district"]) == ("c0_0", 2, 5, "A")
+    assert c["reasons"] == {"badly-lit": None, "followed": None}  # 3 and 3: under 5
+    assert [x["key"] for x in agg.clusters(HAND, 4)] == ["c0_0", "c5_5"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=0, max_size=40),
+       st.integers(2, 6))
+def test_clusters_match_brute_force(points, k):
+    df = _frame([(x, y, "badly-lit", "2026-12", "day", "A") for x, y in points])
+    cl = agg.clusters(df, k)
+    occupied = sorted(set(points))
+    # brute force: repeat merging groups until no two groups have touching cells
+    groups = [{c} for c in occupied]
+    merged = True
+    while merged:
+        merged = False
+        for a, b in itertools.combinations(range(len(groups)), 2):
+            if any(max(abs(p[0] - q[0]), abs(p[1] - q[1])) <= 1
+                   for p in groups[a] for q in groups[b]):
+                groups[a] |= groups.pop(b)
+                merged = True
+                break
+    want = sorted(sum(points.count(c) for c in g) for g in groups
+                  if sum(points.count(c) for c in g) >= k)
+    assert sorted(c["reports"] for c in cl) == want
+    assert all(c["reports"] >= k for c in cl)
+
+
+def test_trend_and_reasons_by_district_withhold():
+    tr = agg.trend(HAND, 4)
+    assert tr == [{"month": "2026-10", "reports": None, "withheld": True},
+                  {"month": "2026-11", "reports": None, "withheld": True},
+                  {"month": "2026-12", "reports": 5, "withheld": False}]
+    rd = agg.reasons_by_district(HAND, 5)
+    assert rd[0] == {"district": "A", "reports": 5, "withheld": False,
+                     "reasons": {"badly-lit": None, "followed": None}}
+    assert rd[1]["district"] == "B" and rd[1]["reasons"] == {"no-cctv": None,
+                                                           "isolated": None}
+    assert agg.reasons_by_district(HAND, 6)[0]["withheld"] is True
+
+
+def test_compare_recorded_hand_computed():
+    ss = HAND
+    crime = pd.DataFrame({"cell_x": [0, 5, 7], "cell_y": [0, 5, 7], "crimes": [10, 80, 110]})
+    d = agg.compare_recorded(ss, crime, 3, ratio=2.0, top=2)
+    # totals 10 reports, 200 crimes; c0_0: 3/10 = .30 vs 10/200 = .05 -> flagged;
+    # c5_5: 4/10 = .40 vs 80/200 = .40 -> not flagged
+    assert d["ss_total"] == 10 and d["crime_total"] == 200
+    assert [(c["key"], c["reports"], c["crimes"]) for c in d["unsafe_little_recorded"]] == [
+        ("c0_0", 3, 10)]
+    assert d["unsafe_little_recorded"][0]["ss_share"] == pytest.approx(0.3)
+    # most recorded: c7_7 (110, no reports) then c5_5 (80, 4 >= k: skipped), c0_0 (3 >= k)
+    assert [c["key"] for c in d["recorded_few_unsafe"]] == ["c7_7"]
+    assert d["recorded_few_unsafe"][0]["reports"] is None
+
+
+def test_screen_comment_removes_contact_details():
+    t = screen_comment("call me on 07700 900123 or mail a.person@example.org, SS14 1AB ok")
+    assert "07700" not in t and "example.org" not in t and "SS14" not in t
+    assert t.count("[removed]") == 3 and t.endswith("ok")
+
+
+# -- the intake on a store ------------------------------------------------------------------
+@pytest.fixture
+def store(engine, tmp_path):
+    seed_force(engine)
+    cfg = StreetSafeConfig(min_seconds=2, per_client_per_hour=4, global_per_minute=1000)
+    return engine, Intake(engine, tmp_path / "home", cfg, b"k" * 32)
+
+
+def _body(it, n=0, *, where=BASILDON_CENTRE, reasons=("badly-lit", "followed"), age=10.0,
+          **extra):
+    return {"key": f"report-key-{n:06d}-abc", "lat": where[0], "lon": where[1],
+            "reasons": list(reasons), "when": "now", "daynight": "night",
+            "token": it.token(time.time() - age), **extra}
+
+
+def _counters(engine) -> dict[str, int]:
+    with engine.connect() as c:
+        return {r: n for r, n in c.execute(select(StreetSafeRefusal.reason,
+                                                  StreetSafeRefusal.count))}
+
+
+def _reports(engine) -> int:
+    with engine.connect() as c:
+        return c.execute(select(func.count()).select_from(StreetSafeReport)).scalar_one()
+
+
+def test_retry_with_the_same_key_stores_once(store):
+    engine, it = store
+    b = _body(it)
+    assert it.submit(b, address=ADDRESS, now=NOW).status == "new"
+    assert it.submit(b, address=ADDRESS, now=NOW).status == "replayed"
+    assert it.submit(b, address="198.51.100.1", now=NOW).status == "replayed"
+    assert _reports(engine) == 1 and _counters(engine) == {"replayed": 2}
+
+
+def test_each_refusal_is_counted_and_nothing_stored(store):
+    engine, it = store
+    cases = [
+        ("honeypot", _body(it, 1, website="http://spam.example")),
+        ("too-fast", _body(it, 2, age=0.5)),
+        ("bad-token", _body(it, 3, token="123.forged")),
+        ("bad-token", _body(it, 4, age=7 * 3600)),
+        ("outside-area", _body(it, 5, where=LONDON)),
+        ("invalid", _body(it, 6, reasons=())),
+        ("invalid", _body(it, 7, reasons=("dragons",))),
+        ("invalid", _body(it, 8, daynight="dusk")),
+        ("invalid", {"key": "short"}),
+    ]
+    for reason, body in cases:
+        with pytest.raises(Refused) as e:
+            it.submit(body, address=ADDRESS, now=NOW)
+        assert e.value.reason == reason, body
+    assert "outside the Essex Police area" in str(
+        pytest.raises(Refused, it.submit, _body(it, 9, where=LONDON), address=ADDRESS,
+                      now=NOW).value)
+    assert _reports(engine) == 0
+    assert _counters(engine) == {"honeypot": 1, "too-fast": 1, "bad-token": 2,
+                                 "outside-area": 2, "invalid": 4}
+
+
+def test_per_client_limit_fold_and_global_limit(store):
+    engine, it = store
+    assert it.submit(_body(it, 1), address=ADDRESS, now=NOW).status == "new"
+    # the same place and reasons again within 10 minutes: folded into the first
+    ack = it.submit(_body(it, 2), address=ADDRESS, now=NOW + timedelta(minutes=3))
+    assert (ack.status, ack.key) == ("folded", "report-key-000001-abc")
+    for n, r in zip((3, 4, 5), ("no-cctv", "isolated", "layout"), strict=True):
+        assert it.submit(_body(it, n, reasons=(r,)), address=ADDRESS, now=NOW).status == "new"
+    with pytest.raises(Refused) as e:  # a fifth distinct report within the hour
+        it.submit(_body(it, 6, reasons=("visibility",)), address=ADDRESS, now=NOW)
+    assert (e.value.reason, e.value.status) == ("rate-client", 429)
+    # another client is not limited; an hour later the first one may send again
+    assert it.submit(_body(it, 7, reasons=("visibility",)), address="198.51.100.9",
+                     now=NOW).status == "new"
+    assert it.submit(_body(it, 8, reasons=("visibility",)), address=ADDRESS,
+                     now=NOW + timedelta(minutes=61)).status == "new"
+    assert _reports(engine) == 6
+    it.config = StreetSafeConfig(min_seconds=2, global_per_minute=2)
+    it._minute = -1
+    later = NOW + timedelta(hours=3)
+    for n in range(2):
+        it.submit(_body(it, 20 + n, reasons=("run-down",)), address=f"192.0.2.{n}", now=later)
+    with pytest.raises(Refused) as e:
+        it.submit(_body(it, 30, reasons=("run-down",)), address="192.0.2.50", now=later)
+    assert e.value.reason == "rate-global"
+    assert _counters(engine) == {"folded": 1, "rate-client": 1, "rate-global": 1}
+
+
+def test_no_raw_address_in_any_table_and_hashes_expire(store, tmp_path):
+    engine, it = store
+    it.submit(_body(it, 1), address=ADDRESS, now=NOW)
+    with pytest.raises(Refused):
+        it.submit(_body(it, 2, where=LONDON), address=ADDRESS, now=NOW)
+    with engine.connect() as c:
+        names = [t for t in c.dialect.get_table_names(c)]
+        dump = []
+        for t in names:
+            dump += [str(v) for row in c.execute(text(f'SELECT * FROM "{t}"')) for v in row]
+        hashes = c.execute(select(StreetSafeClient.client)).scalars().all()
+    assert not [v for v in dump if ADDRESS in v]
+    assert len(hashes) == 1 and len(hashes[0]) == 64 and ADDRESS not in hashes[0]
+    # the hash is keyed with the day's random key, not derivable from the address alone
+    assert hashes[0] == keys.client_hash(keys.day_key(tmp_path / "home", NOW.date()), ADDRESS)
+    assert it.purge(NOW + timedelta(minutes=30)) == 0
+    assert it.purge(NOW + timedelta(minutes=61)) == 1
+    kd = keys.key_dir(tmp_path / "home")
+    assert (kd / "2026-12-01.key").exists()
+    assert keys.rotate(tmp_path / "home", datetime(2026, 12, 2, 0, 59)) == []
+    assert keys.rotate(tmp_path / "home", datetime(2026, 12, 2, 1, 0)) == ["2026-12-01.key"]
+
+
+def test_area_is_derived_from_the_force_places(sqlite_engine):
+    engine = sqlite_engine
+    with pytest.raises(NotFound):
+        build_area(engine, None, 1000)
+    seed_force(engine)
+    a = build_area(engine, None, 1000)
+    assert a.dataset == "Essex Police"
+    for lat, lon in (BASILDON_CENTRE, CHELMSFORD_CENTRE):
+        assert a.contains(*a.to_xy(lat, lon))
+    assert not a.contains(*a.to_xy(*LONDON))
+    # one ring of 1 km cells around the places: 1.5 km beyond the box is out, 0.5 km is in
+    assert a.contains(576400.0, 189000.0) and not a.contains(578100.0, 189000.0)
+    assert a.districts([572000.0, 570000.0], [189000.0, 206000.0]).tolist() == [
+        "Basildon", "Chelmsford"]
+
+
+def test_import_validates_quarantines_and_is_idempotent(engine, tmp_path):
+    seed_force(engine)
+    cfg = StreetSafeConfig()
+    area = build_area(engine, None, cfg.area_cell_m)
+    r = import_file(engine, area, cfg, FIXTURE, now=NOW)
+    assert (r["rows"], r["loaded"], r["quarantined"], r["duplicates"]) == (65, 60, 4, 1)
+    reasons = sorted(q["reason"] for q in r["quarantine"])
+    assert any("outside the Essex Police area" in x for x in reasons)
+    assert any("unknown reason 'dragons'" in x for x in reasons)
+    assert any("timestamp" in x for x in reasons)
+    again = import_file(engine, area, cfg, FIXTURE, now=NOW)
+    assert (again["loaded"], again["already"], again["file_already_imported"]) == (0, 60, True)
+    # an overlapping file (the same rows in another order) stores nothing twice either
+    lines = FIXTURE.read_text().splitlines()
+    other = tmp_path / "overlap.csv"
+    other.write_text("\n".join([lines[0]] + lines[1:61][::-1]) + "\n")
+    third = import_file(engine, area, cfg, other, now=NOW)
+    assert (third["loaded"], third["already"], third["quarantined"]) == (0, 60, 0)
+    assert _reports(engine) == 60
+    with engine.connect() as c:
+        assert c.execute(select(func.count()).select_from(QuarantineRow)).scalar_one() == 4
+    # the three hot places are clusters of 5+; every published figure is 0 or >= 5
+    s = service.summary(engine, area, cfg)
+    assert [c["district"] for c in s["clusters"]].count("Basildon") >= 2
+    _assert_min_count(s, cfg.min_count)
+    _assert_min_count(service.public_view(engine, area, cfg), cfg.min_count)
+    csv_rows = service.export_csv(engine, area, cfg).splitlines()
+    head = csv_rows[0].split(",")
+    for line in csv_rows[1:]:
+        cells = dict(zip(head, line.split(","), strict=True))
+        for k in ["reports", "night", *head[7:]]:
+            assert cells[k] == "" or int(cells[k]) == 0 or int(cells[k]) >= 5, (k, line)
+
+
+def _assert_min_count(obj, k, path="", parent=""):
+    """Every count in a published output is None (withheld), 0 or at least k."""
+    counts = {"reports", "night"}  # counts of reports (not of places or cells)
+    if isinstance(obj, dict):
+        for key, v in obj.items():
+            _assert_min_count(v, k, f"{path}.{key}", key)
+            if (key in counts or parent == "reasons") and isinstance(v, int) and not isinstance(
+                    v, bool):
+                assert v == 0 or v >= k, (path, key, v)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _assert_min_count(v, k, f"{path}[{i}]", parent)
+
+
+def test_actions_attach_to_clusters_and_show_per_area(sqlite_engine):
+    engine = sqlite_engine
+    seed_force(engine)
+    cfg = StreetSafeConfig()
+    area = build_area(engine, None, cfg.area_cell_m)
+    import_file(engine, area, cfg, FIXTURE, now=NOW)
+    cl = service.summary(engine, area, cfg)["clusters"][0]
+    a = service.add_action(engine, area, cfg, cluster=cl["key"], kind="lighting-referral",
+                           note="Street lights on the footpath referred to the council",
+                           done_on=date(2026, 12, 3), username="insp")
+    assert a["area"] == cl["district"]
+    with pytest.raises(NotFound):
+        service.add_action(engine, area, cfg, cluster="c1_1", kind="patrol", note="patrols",
+                           done_on=date(2026, 12, 3), username="insp")
+    view = service.public_view(engine, area, cfg)
+    got = [x for ar in view["areas"] if ar["area"] == cl["district"] for x in ar["actions"]]
+    assert got == [{"kind": "Lighting referred to the council", "done_on": "2026-12-03",
+                    "note": "Street lights on the footpath referred to the council"}]
+    assert service.summary(engine, area, cfg)["clusters"][0]["actions"][0]["id"] == a["id"]
+
+
+def test_briefing_section_says_none_and_then_counts(sqlite_engine):
+    from types import SimpleNamespace
+
+    from guardian.reports.briefing import streetsafe as section
+
+    engine = sqlite_engine
+    seed_force(engine)
+    ctx = SimpleNamespace(engine=engine, force="Essex Police", month="2026-08")
+    from guardian.reports.render import _env
+
+    tpl = _env().get_template(section.SECTION.template)
+    d = section.build(ctx)
+    assert d["none"] is True and d["text"] == "no Street Safe reports in 2026-08"
+    assert "No Street Safe reports in 2026-08." in tpl.render(d=d)
+    cfg = StreetSafeConfig()
+    import_file(engine, build_area(engine, None, 1000), cfg, FIXTURE, now=NOW)
+    ctx.month = "2026-10"
+    d = section.build(ctx)
+    df = pd.read_csv(FIXTURE).iloc[:60]
+    ts = pd.to_datetime(df["timestamp"], utc=True).dt.tz_convert("Europe/London")
+    assert d["none"] is False and d["reports"] == int((ts.dt.strftime("%Y-%m") == "2026-10")
+                                                      .sum())
+    _assert_min_count(d, 5)
+    html = tpl.render(d=d)
+    assert f"{d['reports']} Street Safe reports" in html and d["clusters"][0]["key"] in html
+    assert section.SECTION.template == "section_streetsafe.html.j2"
+
+
+def test_one_batch_decides_like_one_by_one(sqlite_engine, tmp_path):
+    """The web's group commit: a batch holding a retry of its own report, a duplicate burst
+    and a refused pin stores each report once and counts the rest."""
+    from guardian.store.db import write_begin
+
+    engine = sqlite_engine
+    seed_force(engine)
+    it = Intake(engine, tmp_path / "home", StreetSafeConfig(min_seconds=2), b"k" * 32)
+    items = [it.prepare(_body(it, 1), address=ADDRESS, now=NOW),
+             it.prepare(_body(it, 1), address=ADDRESS, now=NOW),  # the same key again
+             it.prepare(_body(it, 2), address=ADDRESS, now=NOW),  # same place and reasons
+             it.prepare(_body(it, 3, where=LONDON), address=ADDRESS, now=NOW),
+             it.prepare(_body(it, 4, reasons=("no-cctv",)), address="198.51.100.2", now=NOW)]
+    with write_begin(engine) as conn:
+        out = it.decide(conn, items)
+    k1 = "report-key-000001-abc"
+    assert out == [("new", k1), ("replayed", k1), ("folded", k1),
+                   ("outside-area", "report-key-000003-abc"),
+                   ("new", "report-key-000004-abc")]
+    assert _reports(engine) == 2
+    assert _counters(engine) == {"replayed": 1, "folded": 1, "outside-area": 1}
