@@ -12,6 +12,7 @@ says so. The district of a point is that of the nearest such place.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -39,18 +40,21 @@ class ForceArea:
     force: str | None = None
     _tree: cKDTree | None = field(repr=False, default=None)
     _districts: np.ndarray | None = field(repr=False, default=None)
-    _to_xy: Transformer | None = field(repr=False, default=None)
-    _to_ll: Transformer | None = field(repr=False, default=None)
     built_at: float = 0.0
 
     def to_xy(self, lat: float, lon: float) -> tuple[float, float]:
         """Metres in the dataset's CRS of a WGS84 point."""
-        x, y = self._to_xy.transform(lon, lat)
+        x, y = _transformer("EPSG:4326", self.crs).transform(lon, lat)
         return float(x), float(y)
+
+    def to_xy_many(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Metres in the dataset's CRS of WGS84 points (arrays)."""
+        x, y = _transformer("EPSG:4326", self.crs).transform(lon, lat)
+        return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
     def to_latlon(self, x, y):
         """WGS84 (lat, lon) of points in the dataset's CRS (arrays or scalars)."""
-        lon, lat = self._to_ll.transform(x, y)
+        lon, lat = _transformer(self.crs, "EPSG:4326").transform(x, y)
         return lat, lon
 
     def contains(self, x: float, y: float) -> bool:
@@ -66,6 +70,21 @@ class ForceArea:
             return np.array([""] * len(x), dtype=object)
         _, idx = self._tree.query(np.column_stack([x, y]))
         return self._districts[idx]
+
+
+_LOCAL = threading.local()
+
+
+def _transformer(src: str, dst: str) -> Transformer:
+    # One per thread: a pyproj Transformer used from a thread other than the one that made it
+    # costs about half a millisecond per call (measured), which the intake pays on every pin.
+    cache = getattr(_LOCAL, "cache", None)
+    if cache is None:
+        cache = _LOCAL.cache = {}
+    t = cache.get((src, dst))
+    if t is None:
+        t = cache[(src, dst)] = Transformer.from_crs(src, dst, always_xy=True)
+    return t
 
 
 def resolve_dataset(conn, name: str | None) -> tuple[int, str, str, str]:
@@ -120,6 +139,4 @@ def build_area(engine, dataset: str | None, area_cell_m: int) -> ForceArea:
     return ForceArea(dataset_id=ds_id, dataset=name, crs=crs, timezone=tz,
                      area_cell_m=area_cell_m, cells=frozenset(cells), places=len(df), force=force,
                      _tree=tree, _districts=df["district"].to_numpy(dtype=object),
-                     _to_xy=Transformer.from_crs("EPSG:4326", crs, always_xy=True),
-                     _to_ll=Transformer.from_crs(crs, "EPSG:4326", always_xy=True),
                      built_at=time.monotonic())
