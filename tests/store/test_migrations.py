@@ -62,3 +62,15 @@ def test_0004_gives_stored_events_their_key_hash_and_place(store_url):
     assert [tuple(r) for r in got] == [(*r, key_hash(r[0], "Essex Police")) for r in rows]
     assert n_places == 2
     engine.dispose()
+
+
+def test_one_head():
+    # Rooms may branch from the same revision while built side by side; a merge revision
+    # brings them back to one head, so `upgrade head` means one thing.
+    from alembic.script import ScriptDirectory
+
+    from guardian.store.db import _alembic_config
+    from guardian.store.db import get_engine as _get_engine
+
+    cfg = _alembic_config(_get_engine("sqlite://", upgrade=False))
+    assert ScriptDirectory.from_config(cfg).get_heads() == ["0011_round_two"]

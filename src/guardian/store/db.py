@@ -82,7 +82,7 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         cfg = _alembic_config(engine)
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "heads")
+        command.upgrade(cfg, "head")
 
 
 def get_engine(url: str | None = None, *, upgrade: bool = True) -> Engine:
