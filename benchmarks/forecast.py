@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -137,7 +138,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20261206)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    print("# benchmarks/forecast.py (2 cores shared with other work running at the same time)")
+    print(f"# benchmarks/forecast.py ({os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} at the start)")
     if CHICAGO.is_file():
         Y, names, months, city = chicago_panel()
         print(f"panel: Chicago aggravated assaults, {Y.shape[1]} series (10 districts x 14 "

@@ -319,7 +319,7 @@ def main() -> None:
         else:
             print(json.dumps(run_picture(args.run, nat)))
         return
-    print(f"machine: {os.cpu_count()} cores, shared with other work running at the same time")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
     if args.skip != "picture":
         info = build_national(nat, args.rows)
         print(f"national set: {info['written']:,} rows in {info['partitions']:,} partitions, "

@@ -296,7 +296,8 @@ def main() -> None:
     stores = {} if a.skip_sqlite else {"SQLite": f"sqlite:///{tmp / 'sq' / 'store.db'}"}
     stores["PostgreSQL"] = pg
     print(f"{a.clients} clients, {a.seconds:.0f} s per run, {a.workers} server worker(s); "
-          f"{os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d} (other work running)")
+          f"{os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}, load average "
+          f"{os.getloadavg()[0]:.1f} at the start")
     rows = {}
     kills = {}
     py = sys.executable
