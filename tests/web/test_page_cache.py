@@ -76,3 +76,30 @@ def test_page_cache_keeps_the_most_recent_entries():
     assert c.get("a") == b"1"  # a is now the most recent
     c.put("c", b"3")
     assert c.get("b") is None and c.get("a") == b"1" and c.get("c") == b"3"
+
+
+def test_sessions_are_trusted_for_a_second_and_revocations_here_apply_at_once(web,
+                                                                             monkeypatch):
+    from sqlalchemy import update as sql_update
+
+    from guardian.operations.accounts import service as accounts
+    from guardian.operations.accounts.models import WebSession
+    from guardian.web import security
+
+    clock = [1000.0]  # the cache's clock, moved by hand so the test does not depend on speed
+    monkeypatch.setattr(security, "_clock", lambda: clock[0])
+    app, _, engine = web
+    client, _ = sign_in(app, "officer")
+    assert client.get("/api/me").status_code == 200
+    # another process revokes every session: this one notices within SESSION_FRESH_S
+    with engine.begin() as conn:
+        conn.execute(sql_update(WebSession).values(revoked=True))
+    clock[0] += security.SESSION_FRESH_S * 0.9
+    assert client.get("/api/me").status_code == 200  # still fresh in this process
+    clock[0] += security.SESSION_FRESH_S * 0.2
+    assert client.get("/api/me").status_code == 401
+    # a revocation made by this process (role change, disabling, sign-out) applies at once
+    other, _ = sign_in(app, "supervisor")
+    assert other.get("/api/me").status_code == 200
+    accounts.set_role(engine, username="supervisor", role="analyst")
+    assert other.get("/api/me").status_code == 401

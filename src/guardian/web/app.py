@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -16,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from guardian.config import Settings, get_settings
 from guardian.errors import Conflict, Forbidden, GuardianError, InputError, NotFound
+from guardian.web.cache import PageCache
 from guardian.web.security import NotSignedIn
 
 # 400 for input Guardian refuses (422 stays FastAPI's: a request that does not fit the schema).
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
     app.state.throttle_key = _throttle_key(settings.home)
     app.state.secure_cookies = secure_cookies
     app.state.page_cache = PageCache()
+    app.state.sessions = PageCache(4096)  # token -> (fresh until, revocations seen, caller)
     from guardian.web.dashboard import HeadlineCache
 
     app.state.headlines = HeadlineCache()
@@ -125,32 +126,6 @@ def app_from_environment() -> FastAPI:
     at = os.environ.get("GUARDIAN_SERVE_AS_OF") or None
     return create_app(as_of=datetime.fromisoformat(at) if at else None,
                       secure_cookies=not os.environ.get("GUARDIAN_SERVE_INSECURE_COOKIES"))
-
-
-class PageCache:
-    """A small least-recently-used map of rendered pages, keyed on everything a page shows.
-
-    Parameters
-    ----------
-    size : int
-        Entries kept (about one per signed-in officer).
-    """
-
-    def __init__(self, size: int = 2048):
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-
-    def get(self, key):
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key, value) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
 
 
 def now(request: Request) -> datetime:

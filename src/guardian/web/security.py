@@ -9,6 +9,7 @@ by :func:`require`, and each records its permission on the route so tests can en
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 
 from fastapi import Depends, HTTPException, Request
@@ -32,12 +33,32 @@ class NotSignedIn(Exception):
     """No live session (pages redirect to the sign-in page; the API answers 401)."""
 
 
+#: How long a process trusts a session it has looked up, seconds. Sign-out, a role change or a
+#: disabled account take effect at once in the process that made them and within this time in
+#: the other server processes (and after ``guardian users disable`` on the command line).
+SESSION_FRESH_S = 1.0
+_clock = time.monotonic
+
+
 def current(request: Request) -> Caller:
     """The caller, or :class:`NotSignedIn`."""
-    found = accounts.session_account(request.app.state.engine, request.cookies.get(COOKIE))
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise NotSignedIn()
+    cache = getattr(request.app.state, "sessions", None)
+    seen = accounts.revocations()
+    clock = _clock()
+    if cache is not None:
+        hit = cache.get(token)
+        if hit is not None and hit[0] > clock and hit[1] == seen:
+            return hit[2]
+    found = accounts.session_account(request.app.state.engine, token)
     if found is None:
         raise NotSignedIn()
-    return Caller(*found)
+    caller = Caller(*found)
+    if cache is not None:
+        cache.put(token, (clock + SESSION_FRESH_S, seen, caller))
+    return caller
 
 
 async def check_csrf(request: Request, caller: Caller) -> None:

@@ -35,6 +35,16 @@ _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 _hasher = PasswordHasher()
 
 
+# Bumped whenever this process revokes sessions (sign-out, role change, disabling): a web
+# process's short-lived session cache drops everything it holds when it sees a new value.
+_REVOCATIONS = [0]
+
+
+def revocations() -> int:
+    """How many times this process has revoked sessions (see :func:`end_session`)."""
+    return _REVOCATIONS[0]
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -125,6 +135,7 @@ def set_role(bind: Engine | Connection, *, username: str, role: str) -> Account:
     with write_begin(bind) as conn:
         conn.execute(update(User).where(User.id == u.id).values(role=role))
         conn.execute(update(WebSession).where(WebSession.user_id == u.id).values(revoked=True))
+        _REVOCATIONS[0] += 1
     return get_user(bind, username)
 
 
@@ -134,6 +145,7 @@ def disable_user(bind: Engine | Connection, *, username: str) -> Account:
     with write_begin(bind) as conn:
         conn.execute(update(User).where(User.id == u.id).values(active=False))
         conn.execute(update(WebSession).where(WebSession.user_id == u.id).values(revoked=True))
+        _REVOCATIONS[0] += 1
     return get_user(bind, username)
 
 
@@ -243,3 +255,4 @@ def end_session(bind: Engine | Connection, token: str | None) -> None:
         with write_begin(bind) as conn:
             conn.execute(update(WebSession).where(WebSession.token_hash == _token_hash(token))
                          .values(revoked=True))
+        _REVOCATIONS[0] += 1
