@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import math
 import re
 import threading
@@ -235,13 +234,6 @@ class Intake:
         count_refusal(self.engine, reason, now.date())
         raise Refused(reason, message, status)
 
-    def purge_due(self, now: datetime) -> None:
-        """:meth:`purge`, at most once a minute."""
-        minute = int(now.timestamp() // 60)
-        if minute != self._purged_minute:
-            self._purged_minute = minute
-            self.purge(now)
-
     def purge(self, now: datetime) -> int:
         """Delete client hashes older than the window; returns how many went."""
         horizon = now.replace(tzinfo=None) - keys.WINDOW
@@ -374,14 +366,15 @@ class Intake:
                 [{"day": d, "reason": o, "count": n} for (d, o), n in counts.items()])
         return out
 
-    def answer(self, item: dict, outcome: tuple[str, str], *, purge: bool = True) -> Ack:
-        """The :class:`Ack` of a decided report, or :class:`Refused` (already counted).
-        ``purge``: also delete expired client hashes, once a minute (the web's writer thread
-        does that itself, off the event loop)."""
+    def answer(self, item: dict, outcome: tuple[str, str]) -> Ack:
+        """The :class:`Ack` of a decided report, or :class:`Refused` (already counted)."""
         o, k = outcome
         if o in ("new", "replayed", "folded"):
-            if o == "new" and purge:
-                self.purge_due(item["now"])
+            if o == "new":
+                minute = int(item["now"].timestamp() // 60)
+                if minute != self._purged_minute:
+                    self._purged_minute = minute
+                    self.purge(item["now"])
             return Ack(k, o)
         raise Refused(o, MESSAGES[o].format(dataset=item["dataset"]),
                       429 if o.startswith("rate-") else 400)
@@ -447,7 +440,7 @@ class Batcher:
         fut = loop.create_future()
         self.q.put((item, loop, fut))
         outcome = await fut
-        return self.intake.answer(item, outcome, purge=False)
+        return self.intake.answer(item, outcome)
 
     def _run(self) -> None:
         import queue
@@ -468,14 +461,6 @@ class Batcher:
                 continue
             for (_, loop, fut), o in zip(batch, outs, strict=True):
                 loop.call_soon_threadsafe(_done, fut, o)
-            # the once-a-minute purge of expired client hashes runs here, after the batch is
-            # answered: on the event loop its write would stall every request (p99)
-            if any(o == "new" for o, _ in outs):
-                try:
-                    self.intake.purge_due(batch[-1][0]["now"])
-                except Exception:  # noqa: BLE001 - the reports are stored; retried next batch
-                    logging.getLogger(__name__).exception("Street Safe purge failed; will retry")
-                    self.intake._purged_minute = None
 
 
 def _done(fut, value) -> None:
