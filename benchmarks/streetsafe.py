@@ -41,6 +41,9 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from web import HttpConn  # noqa: E402  (the same keep-alive client as benchmarks/web.py)
+
 REASONS = ["no-cctv", "badly-lit", "isolated", "layout", "visibility", "run-down",
            "drugs-alcohol", "harassed-one", "harassed-group", "followed"]
 
@@ -152,36 +155,6 @@ def _stop(p: subprocess.Popen) -> None:
             pass
 
 
-class _Conn:
-    """A minimal HTTP/1.1 keep-alive client on asyncio streams (after benchmarks/web.py)."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.reader = self.writer = None
-
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-
-    async def post(self, path: str, body: bytes, client: str) -> tuple[int, bytes]:
-        head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-For: {client}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-        if self.writer is None or self.writer.is_closing():
-            raise ConnectionError("not connected")
-        self.writer.write(head + body)
-        status = await self.reader.readline()
-        if not status:
-            raise ConnectionError("server closed the connection")
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            k, _, v = line.decode("latin-1").partition(":")
-            if k.lower() == "content-length":
-                length = int(v)
-        return int(status.split()[1]), await self.reader.readexactly(length)
-
-
 async def _load(port: int, token: str, pts, seconds: float, clients: int,
                 kill_at: float | None = None, restart=None) -> dict:
     """``clients`` workers posting for ``seconds``; with ``kill_at``, ``restart()`` (kill and
@@ -197,7 +170,7 @@ async def _load(port: int, token: str, pts, seconds: float, clients: int,
 
     async def worker(w: int) -> None:
         nonlocal errors, retries
-        conn = _Conn(port)
+        conn = HttpConn("127.0.0.1", port)
         await conn.open()
         i = 0
         pending = None
@@ -214,8 +187,9 @@ async def _load(port: int, token: str, pts, seconds: float, clients: int,
             sent.add(body["key"])
             t0 = time.perf_counter()
             try:
-                code, data = await conn.post("/api/streetsafe/reports", json.dumps(body).encode(),
-                                             client)
+                code, data = await conn.request("POST", "/api/streetsafe/reports",
+                                                json.dumps(body).encode(),
+                                                {"X-Forwarded-For": client})
             except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
                 errors += 1
                 retries += 1

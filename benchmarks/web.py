@@ -95,21 +95,34 @@ def _serve(args: list[str], env: dict, port: int) -> subprocess.Popen:
     raise RuntimeError(f"server on {port} did not start; see {log.name}")
 
 
-class _Conn:
+class HttpConn:
     """A minimal HTTP/1.1 keep-alive client on asyncio streams: httpx's own overhead (about a
-    millisecond of CPU per request) would otherwise be what the benchmark measures."""
+    millisecond of CPU per request) would otherwise be what the benchmark measures. Also used by
+    ``benchmarks/streetsafe.py``.
 
-    def __init__(self, host: str, port: int, cookie: str, csrf: str):
-        self.host, self.port, self.cookie, self.csrf = host, port, cookie, csrf
+    Parameters
+    ----------
+    host, port : str, int
+    headers : dict
+        Sent with every request (cookie, CSRF token).
+    """
+
+    def __init__(self, host: str, port: int, headers: dict[str, str] | None = None):
+        self.host, self.port = host, port
+        self.fixed = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self.reader = self.writer = None
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> int:
-        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nCookie: {self.cookie}\r\n"
-                f"X-CSRF-Token: {self.csrf}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+    async def request(self, method: str, path: str, body: bytes = b"",
+                      headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """Send one request; returns (status, body)."""
+        if self.writer is None or self.writer.is_closing():
+            raise ConnectionError("not connected")
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n{self.fixed}{extra}"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
         self.writer.write(head + body)
         status_line = await self.reader.readline()
         if not status_line:
@@ -122,8 +135,7 @@ class _Conn:
             k, _, v = line.decode("latin-1").partition(":")
             if k.lower() == "content-length":
                 length = int(v)
-        await self.reader.readexactly(length)
-        return int(status_line.split()[1])
+        return int(status_line.split()[1]), await self.reader.readexactly(length)
 
 
 async def _load(base: str, method: str, path_of, seconds: float, clients: int,
@@ -139,14 +151,14 @@ async def _load(base: str, method: str, path_of, seconds: float, clients: int,
 
     async def worker(w: int) -> None:
         nonlocal errors
-        conn = _Conn(host, int(port), cookie, csrf)
+        conn = HttpConn(host, int(port), {"Cookie": cookie, "X-CSRF-Token": csrf})
         await conn.open()
         i = 0
         while time.perf_counter() < stop:
             t0 = time.perf_counter()
             try:
                 body = json.dumps(body_of(w, i)).encode() if body_of else b""
-                status = await conn.request(method, path_of(w, i), body)
+                status, _ = await conn.request(method, path_of(w, i), body)
                 ok = status == 200
                 if not ok and len(samples) < 3:
                     samples.append(f"HTTP {status}")
