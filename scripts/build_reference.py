@@ -1,4 +1,5 @@
-"""Rebuild the shipped LSOA reference table (``src/guardian/data/reference/lsoa2011.csv.gz``).
+"""Rebuild the shipped LSOA reference table (``src/guardian/data/reference/lsoa2011.csv.gz``) and
+the force profile built from it (``src/guardian/data/reference/force_profile_2011.csv``).
 
 Inputs: the ONS 2011 Census LSOA file from ``uk_lsoa2011_lookup_population`` (argument 1, default
 ``../shared/data/uk_lsoa2011_lookup_population``) and the shipped authority -> force table
@@ -30,6 +31,7 @@ def main() -> int:
             cross = lk.rename(columns={"Local authority code": "lad_code", "Police_force": "force"})
         table = rb.build_lsoa_table(census, lads, cross_check=cross)
         rb.check_england_and_wales(table)
+        profile = rb.build_force_profile(census, table)
     except rb.ReferenceBuildError as exc:
         print(f"build_reference: refused: {exc}", file=sys.stderr)
         return 1
@@ -39,6 +41,9 @@ def main() -> int:
     print(f"{len(table):,} LSOAs, {table['force'].nunique()} forces, "
           f"{int(table['population'].sum()):,} persons -> {out}")
     print(per.to_string())
+    prof = REF / "force_profile_2011.csv"
+    rb.write_force_profile(profile, prof)
+    print(f"force profile: {len(profile)} forces -> {prof}")
     return 0
 
 

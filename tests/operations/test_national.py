@@ -96,8 +96,14 @@ def test_bundled_essex_dask_equals_store(essex, client, repo_root):
     assert "no other member" in nat.loc["Essex", "reason"]
     assert not nat.loc["Kent", "available"]
     grp = dist.ranks[(dist.ranks["scope"] == "group")].set_index(["force", "measure"])
-    assert "no comparison group configured" in grp.loc[("Dyfed-Powys", "crime_per_1000_month"),
-                                                       "reason"]
+    # every force now has a comparison group (Dyfed-Powys a derived one): the reason a force
+    # without data has no group rank is its missing value, not a missing group
+    reason = grp.loc[("Dyfed-Powys", "crime_per_1000_month"), "reason"]
+    assert "Dyfed-Powys has no value" in reason and "no comparison group" not in reason
+    # a configured group is marked as such, a derived one as derived, members named
+    assert not grp.loc[("Essex", "crime_per_1000_month"), "group_derived"]
+    assert grp.loc[("Dyfed-Powys", "crime_per_1000_month"), "group_derived"]
+    assert "Kent" in grp.loc[("Essex", "crime_per_1000_month"), "group"]
 
 
 @pytest.mark.shared

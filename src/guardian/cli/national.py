@@ -86,19 +86,26 @@ def register(app: typer.Typer) -> None:
             return
         t = Table(title=f"National picture, {pic.end} (rates per 1,000 residents; rank 1 = highest)")
         for c in ("force", "months", "crime (month)", "per 1,000", "national rank",
-                  "12 months", "per 1,000 (12m)", "vs previous 12m"):
+                  "group rank", "12 months", "per 1,000 (12m)", "vs previous 12m"):
             t.add_column(c)
-        r = pic.ranks[(pic.ranks["scope"] == "national")
-                      & (pic.ranks["measure"] == "crime_per_1000_month")].set_index("force")
+        month = pic.ranks[pic.ranks["measure"] == "crime_per_1000_month"]
+        r = month[month["scope"] == "national"].set_index("force")
+        g = month[month["scope"] == "group"].set_index("force")
         for row in pic.forces.itertuples():
-            rk = r.loc[row.force]
+            rk, gk = r.loc[row.force], g.loc[row.force]
             t.add_row(row.force, str(row.months_loaded), _fmt(row.crime_month, True),
                       _fmt(row.crime_per_1000_month),
                       f"{rk['rank']} of {rk['of']}" if rk["available"] else "-",
+                      (f"{gk['rank']} of {gk['of']}" + (" *" if gk["group_derived"] else ""))
+                      if gk["available"] else "-",
                       _fmt(row.crime_12m, True) if row.crime_12m is not None else row.crime_12m_coverage,
                       _fmt(row.crime_per_1000_12m),
                       "-" if row.crime_12m_pct_change is None else f"{row.crime_12m_pct_change:+.1f}%")
         console.print(t)
+        console.print("Group rank: among the force's comparison group (HMICFRS most-similar "
+                      "concept); * = a group derived from 2011 Census density, sparsity and "
+                      "household features, not an official most similar group (see "
+                      "docs/briefing.md).")
 
     @nat.command("hotspots")
     def hotspots_cmd(parquet: Path | None = PARQUET_OPT,

@@ -9,6 +9,7 @@ declare its own grouping in ``forces.toml`` (package default, overridden by
 from __future__ import annotations
 
 import re
+import statistics
 import tomllib
 from functools import lru_cache
 from importlib import resources
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from guardian.data import similar_forces
 from guardian.errors import InputError
 
 POPULATION_VINTAGE = "ONS 2011 Census usual residents (LSOA 2011)"
@@ -101,17 +103,76 @@ def _load_toml(path: Path) -> dict:
         return tomllib.load(fh)
 
 
+DERIVED_SOURCE = (
+    "derived by Guardian from 2011 Census density, sparsity and household features (k nearest "
+    "forces, k = {k}); not an official HMICFRS most similar group; verify before publication."
+)
+
+
+def derived_group_entry(group: similar_forces.DerivedGroup, typical_nearest: float) -> dict:
+    """One derived group as a comparison-groups table entry (``members, distances, as_of,
+    source, derived = True``); ``source`` says how it was derived, why, and -- for a force that
+    is not comparable -- that its ranking should not be read as like-for-like
+    (``typical_nearest``: the median distance of a comparable force to its nearest, quoted
+    beside this force's own)."""
+    source = DERIVED_SOURCE.format(k=len(group.members)) + " Why: " + group.why
+    if not group.comparable:
+        source += (
+            f" {group.force} is not comparable with any other force (fewer than "
+            f"{similar_forces.MIN_COMPARABLE_POPULATION:,} residents, a tiny residential "
+            f"population beside a large daytime one; distance to its nearest force "
+            f"{group.distances[0]:.1f}, against a median of {typical_nearest:.1f} for the other "
+            f"forces): this group is only its nearest forces, "
+            f"not a set of peers."
+        )
+    return {"members": list(group.members), "distances": [round(d, 4) for d in group.distances],
+            "as_of": similar_forces.PROFILE_VINTAGE, "source": source, "derived": True}
+
+
+def derived_comparison_groups() -> dict[str, dict]:
+    """Derived comparison groups of all 43 forces (:mod:`guardian.data.similar_forces` on the
+    shipped 2011 Census force profile), as comparison-groups table entries.
+
+    Raises
+    ------
+    InputError
+        When the shipped profile does not cover exactly the 43 forces of :func:`forces`.
+    """
+    groups = similar_forces.shipped_groups()
+    if sorted(groups) != list(forces()):
+        raise InputError(
+            f"{similar_forces.PROFILE_FILE}: forces {sorted(groups)} differ from the reference "
+            f"forces {list(forces())}; rebuild it with scripts/build_reference.py"
+        )
+    typical = statistics.median(g.distances[0] for g in groups.values() if g.comparable)
+    return {force: derived_group_entry(g, typical) for force, g in groups.items()}
+
+
 def comparison_groups_config(path: Path | None = None) -> dict:
-    """The comparison groups table (forces and their most similar forces): the one shipped
-    with Guardian (``reference/comparison_groups.toml``: default groups after the HMICFRS
-    most-similar-group concept, each with its date and source), or the TOML file at ``path``.
+    """The comparison groups table (forces and their most similar forces).
+
+    With ``path`` None: the table shipped with Guardian -- the groups in
+    ``reference/comparison_groups.toml`` (default groups after the HMICFRS most-similar-group
+    concept, each with its date and source), and for every other of the 43 forces the group
+    derived from the 2011 Census force profile (:func:`derived_comparison_groups`: ``as_of`` "2011
+    Census", ``derived = true``, ``source`` saying it is not an official most similar group).
+    A TOML group always takes precedence over a derived one.
+
+    With ``path``: the TOML file at ``path`` exactly as written (a force's own table); derived
+    groups are not added, so a force without a group there has none.
 
     Raises :class:`InputError` when ``path`` does not exist or is not TOML.
     """
     if path is None:
         ref = resources.files("guardian.data") / "reference" / "comparison_groups.toml"
         with resources.as_file(ref) as p:
-            return _load_toml(p)
+            conf = _load_toml(p)
+        groups = conf.setdefault("groups", {})
+        have = {k.strip().lower() for k in groups}
+        for force, entry in derived_comparison_groups().items():
+            if force.lower() not in have:
+                groups[force] = entry
+        return conf
     if not Path(path).is_file():
         raise InputError(f"comparison groups file {str(path)!r} does not exist")
     try:

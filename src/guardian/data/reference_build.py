@@ -6,6 +6,11 @@ police force area from ``reference/lad2011_pfa.csv`` (one row per 2011 local aut
 refuses -- it never drops rows -- when an LSOA has no force, a force has no population, an
 authority appears in one table and not the other, or the totals do not add up.
 ``scripts/build_reference.py`` runs it; a test checks the shipped table is what it builds.
+
+The force profile table (``reference/force_profile_2011.csv``) is derived from the same census file
+and the LSOA table: one row per force with its size, density, sparsity, household size and
+communal-establishment share (:func:`build_force_profile`), the input of
+:mod:`guardian.data.similar_forces`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,19 @@ EW_FORCES = 43
 LAD_COLUMNS = ("lad_code", "lad_name", "force", "force_name", "police_uk_id")
 LSOA_COLUMNS = ("lsoa_code", "lsoa_name", "lad_code", "lad_name", "force", "population",
                 "households")
+PROFILE_COLUMNS = ("force", "lsoas", "population", "households", "hectares",
+                   "persons_per_hectare", "persons_per_household", "communal_share",
+                   "sparse_share", "dense_share")
+
+#: An LSOA below this density (persons per hectare, ONS's published LSOA figure) counts as
+#: sparse. 5 persons/ha (500 per km2) is well under the least dense urban LSOAs; about one LSOA in
+#: six in England and Wales falls below it, mostly in rural towns, villages and open country.
+SPARSE_BELOW_PPH = 5.0
+#: An LSOA above this density (persons per hectare) counts as dense: inner-urban terraces and
+#: flats; about one LSOA in three falls above it, most in the conurbations.
+DENSE_ABOVE_PPH = 50.0
+#: Decimal places of the ratio columns of the shipped profile (so a rebuild is byte-identical).
+PROFILE_DECIMALS = 6
 
 
 class ReferenceBuildError(InputError):
@@ -47,7 +65,9 @@ def read_census(path: Path) -> pd.DataFrame:
     -------
     DataFrame
         ``lsoa_code, lsoa_name, lad_code, lad_name, population, in_households, communal,
-        households`` (persons; households).
+        households, hectares, persons_per_hectare`` (persons; households; area in hectares as
+        ONS prints it, rounded to whole hectares; ONS's persons per hectare, computed by ONS from
+        the unrounded area, one decimal).
 
     Raises
     ------
@@ -70,7 +90,8 @@ def read_census(path: Path) -> pd.DataFrame:
                 problems.append(f"line {line}: {len(row)} columns, expected 16")
                 continue
             try:
-                persons, in_hh, communal, hh = (_int(row[i]) for i in (9, 10, 11, 14))
+                persons, in_hh, communal, ha, hh = (_int(row[i]) for i in (9, 10, 11, 12, 14))
+                pph = float(str(row[13]).replace(",", "").strip())
             except ValueError:
                 problems.append(f"line {line}: a number does not parse in {row[9:15]}")
                 continue
@@ -79,11 +100,12 @@ def read_census(path: Path) -> pd.DataFrame:
                     f"line {line} ({row[6]}): usual residents {persons} != {in_hh} in households "
                     f"+ {communal} communal"
                 )
-            out.append((row[6], row[7], row[2], row[3], persons, in_hh, communal, hh))
+            out.append((row[6], row[7], row[2], row[3], persons, in_hh, communal, hh, ha, pph))
     if problems:
         raise ReferenceBuildError(f"{path}: {len(problems)} bad rows: " + "; ".join(problems[:10]))
     return pd.DataFrame(out, columns=["lsoa_code", "lsoa_name", "lad_code", "lad_name",
-                                      "population", "in_households", "communal", "households"])
+                                      "population", "in_households", "communal", "households",
+                                      "hectares", "persons_per_hectare"])
 
 
 def read_authorities(path: Path) -> pd.DataFrame:
@@ -198,4 +220,94 @@ def write_lsoa_table(table: pd.DataFrame, out: Path) -> None:
     """Write the table gzip-compressed with a fixed mtime, so a rebuild is byte-identical."""
     tmp = out.with_name(out.name + ".tmp")
     table.to_csv(tmp, index=False, compression={"method": "gzip", "mtime": 0})
+    tmp.replace(out)
+
+
+def build_force_profile(census: pd.DataFrame, lsoas: pd.DataFrame, *,
+                        sparse_below: float = SPARSE_BELOW_PPH,
+                        dense_above: float = DENSE_ABOVE_PPH) -> pd.DataFrame:
+    """One row per police force: the 2011 Census features that describe how it is settled.
+
+    Parameters
+    ----------
+    census : DataFrame
+        From :func:`read_census` (needs ``lsoa_code, population, in_households, communal,
+        households, hectares, persons_per_hectare``).
+    lsoas : DataFrame
+        The LSOA -> force table (:func:`build_lsoa_table`, or the shipped ``lsoa2011.csv.gz``).
+    sparse_below, dense_above : float
+        LSOA density thresholds, persons per hectare (ONS's published LSOA density): residents of
+        LSOAs strictly below ``sparse_below`` count as sparse, strictly above ``dense_above`` as
+        dense.
+
+    Returns
+    -------
+    DataFrame
+        :data:`PROFILE_COLUMNS`, sorted by force: ``lsoas`` (count), ``population`` (usual
+        residents), ``households``, ``hectares`` (sum of the LSOAs' rounded areas),
+        ``persons_per_hectare`` (population / hectares, force-wide), ``persons_per_household``
+        (residents in households / households), ``communal_share`` (residents in communal
+        establishments / all residents), ``sparse_share`` and ``dense_share`` (share of
+        residents living in sparse / dense LSOAs). Ratios are rounded to
+        :data:`PROFILE_DECIMALS` places.
+
+    Raises
+    ------
+    ReferenceBuildError
+        When an LSOA is in one table and not the other, or the two disagree on an LSOA's
+        population or households (the profile would then not describe the shipped table).
+    """
+    if not dense_above > sparse_below > 0:
+        raise ReferenceBuildError(
+            f"density thresholds must satisfy dense_above > sparse_below > 0; got "
+            f"{sparse_below} and {dense_above}")
+    cols = ["lsoa_code", "population", "in_households", "communal", "households", "hectares",
+            "persons_per_hectare"]
+    df = lsoas[["lsoa_code", "force", "population", "households"]].merge(
+        census[cols], on="lsoa_code", how="outer", suffixes=("", "_census"), indicator=True)
+    problems = []
+    for side, label in (("left_only", "the LSOA table only"), ("right_only", "the census only")):
+        codes = df.loc[df["_merge"] == side, "lsoa_code"]
+        if len(codes):
+            problems.append(f"{len(codes)} LSOAs in {label} (e.g. {codes.iloc[0]})")
+    both = df[df["_merge"] == "both"]
+    for col in ("population", "households"):
+        off = both[both[col] != both[f"{col}_census"]]
+        if len(off):
+            problems.append(f"{len(off)} LSOAs with a different {col} in the two tables "
+                            f"(e.g. {off['lsoa_code'].iloc[0]})")
+    if problems:
+        raise ReferenceBuildError("force profile: " + "; ".join(problems))
+    df = both.assign(
+        sparse=both["population"].where(both["persons_per_hectare"] < sparse_below, 0),
+        dense=both["population"].where(both["persons_per_hectare"] > dense_above, 0),
+    )
+    g = df.groupby("force").agg(
+        lsoas=("lsoa_code", "size"), population=("population", "sum"),
+        households=("households", "sum"), hectares=("hectares", "sum"),
+        in_households=("in_households", "sum"), communal=("communal", "sum"),
+        sparse=("sparse", "sum"), dense=("dense", "sum"),
+    ).reset_index()
+    out = pd.DataFrame({
+        "force": g["force"],
+        "lsoas": g["lsoas"].astype(int),
+        "population": g["population"].astype(int),
+        "households": g["households"].astype(int),
+        "hectares": g["hectares"].astype(int),
+        "persons_per_hectare": g["population"] / g["hectares"],
+        "persons_per_household": g["in_households"] / g["households"],
+        "communal_share": g["communal"] / g["population"],
+        "sparse_share": g["sparse"] / g["population"],
+        "dense_share": g["dense"] / g["population"],
+    })
+    ratios = list(PROFILE_COLUMNS[5:])
+    out[ratios] = out[ratios].round(PROFILE_DECIMALS)
+    return out[list(PROFILE_COLUMNS)].sort_values("force").reset_index(drop=True)
+
+
+def write_force_profile(profile: pd.DataFrame, out: Path) -> None:
+    """Write the force profile as plain CSV (fixed decimals, ``\\n`` line ends), atomically."""
+    tmp = out.with_name(out.name + ".tmp")
+    profile.to_csv(tmp, index=False, lineterminator="\n",
+                   float_format=f"%.{PROFILE_DECIMALS}f")
     tmp.replace(out)

@@ -67,7 +67,9 @@ class NationalPicture:
         crime_per_1000_12m`` (rates per 1,000 residents; None where not computable).
     ranks : DataFrame
         ``force, scope (national | group), measure, value, rank, of, group_average,
-        available, reason``; rank 1 is the highest rate.
+        available, reason, group, group_derived``; rank 1 is the highest rate. ``group``
+        names the members of a group rank; ``group_derived`` is True where the group was
+        derived from the 2011 Census profile rather than configured.
     counts : DataFrame
         ``dataset, month, category, count`` behind it all.
     """
@@ -162,10 +164,13 @@ def national_picture(
             except InputError as exc:
                 ranks.append({"force": f, "scope": "group", "measure": measure,
                               "value": values.get(f), "rank": None, "of": 0,
-                              "group_average": None, "available": False, "reason": str(exc)})
+                              "group_average": None, "available": False, "reason": str(exc),
+                              "group": None, "group_derived": None})
                 continue
             members = {m: values.get(m) for m in (f, *group.members)}
-            ranks.append(_rank(members, f, measure, "group"))
+            derived = bool(groups_config.get("groups", {}).get(group.force, {}).get("derived"))
+            ranks.append({**_rank(members, f, measure, "group"),
+                          "group": ", ".join(group.members), "group_derived": derived})
     return NationalPicture(end=end, forces=table, ranks=pd.DataFrame(ranks),
                            counts=counts_frame)
 
@@ -176,7 +181,7 @@ def _rank(values: Mapping, force: str, measure: str, scope: str) -> dict:
     g = perf.rank_in_group(vals, force, measure=measure)
     return {"force": force, "scope": scope, "measure": measure, "value": g.value,
             "rank": g.rank, "of": g.of, "group_average": g.group_average,
-            "available": g.available, "reason": g.reason}
+            "available": g.available, "reason": g.reason, "group": None, "group_derived": None}
 
 
 # --------------------------------------------------------------------------------------------
