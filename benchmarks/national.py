@@ -8,7 +8,7 @@
    ``$GUARDIAN_HOME/bench-national`` or a temp dir) and reused by later runs of the same size.
 2. **The national picture** (counts, rolling 12 months, rates per 1,000, national and group
    ranks for all 43) on a Dask LocalCluster at 1 and 2 workers, beside plain pandas over the
-   same Parquet in one process (partition by partition, the same per-partition function), and
+   same Parquet in one process (force by force, the same per-force function), and
    DuckDB (one SQL GROUP BY over the same files) -- each in a fresh process; wall time and peak
    memory (sum of the RSS of the process and its children, sampled every 0.2 s).
 3. **Tag matching**: ``--points`` synthetic trail points (random walks of tagged subjects over
@@ -151,7 +151,8 @@ def run_picture(kind: str, root: Path) -> dict:
         elif kind == "pandas":
             t1 = t0
             parts = parquet.partitions(root)
-            counts = pic.combine_counts([ne._partition_counts(x) for x in parts["path"]])
+            counts = pic.combine_counts([ne.force_counts(list(g["path"]))
+                                         for _, g in parts.groupby("force")])
             loaded = parts.groupby("dataset")["month"].apply(sorted).to_dict()
             force_of, pops, groups = ne._reference(list(loaded))
             from guardian.data import geography

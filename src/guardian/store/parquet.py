@@ -308,6 +308,13 @@ def partitions(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def read_partition_table(path: str | Path, *, columns: list[str] | None = None,
+                         dictionary: list[str] | None = None) -> pa.Table:
+    """One partition's stored columns as an Arrow table (``dictionary``: columns to read
+    dictionary-encoded, which pandas turns into categoricals)."""
+    return pq.read_table(path, columns=columns, read_dictionary=dictionary)
+
+
 def read_partition_file(path: str | Path, *, categories=None,
                         columns: list[str] | None = None) -> pd.DataFrame:
     """One partition's events as a canonical event frame (rows in load order)."""

