@@ -234,6 +234,74 @@ async def _load(port: int, token: str, pts, seconds: float, clients: int,
             "samples": samples, "acked_keys": acked, "sent_keys": sent, "retries": retries}
 
 
+async def _open_loop(port: int, token: str, pts, seconds: float, rate: float,
+                     conns: int) -> dict:
+    """Reports sent at a fixed rate (``rate`` a second, evenly spaced) for ``seconds``, over a
+    pool of ``conns`` keep-alive connections. Latency runs from the moment a report was due,
+    not from when a free connection took it, so a stalled server is charged for every report
+    that queued behind the stall (no coordinated omission)."""
+    lat: list[float] = []
+    acked = 0
+    errors, samples = 0, []
+    rng = random.Random()
+    run = rng.randrange(250)
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(conns):
+        c = HttpConn("127.0.0.1", port)
+        await c.open()
+        pool.put_nowait(c)
+    n = int(seconds * rate)
+    t_start = time.perf_counter()
+
+    async def one(i: int, due: float) -> None:
+        nonlocal acked, errors
+        la, lo = pts[rng.randrange(len(pts))]
+        body = {"key": uuid.uuid4().hex, "lat": la + rng.uniform(-9e-4, 9e-4),
+                "lon": lo + rng.uniform(-1.4e-3, 1.4e-3),
+                "reasons": rng.sample(REASONS, rng.randint(1, 3)), "when": "now",
+                "daynight": "night", "token": token}
+        conn = await pool.get()
+        try:
+            code, data = await conn.request("POST", "/api/streetsafe/reports",
+                                            json.dumps(body).encode(),
+                                            {"X-Forwarded-For": f"10.{run}.{i % 250}.{i // 250 % 250 + 1}"})
+        except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
+            errors += 1
+            if len(samples) < 3:
+                samples.append(repr(exc))
+            conn = HttpConn("127.0.0.1", port)
+            await conn.open()
+            pool.put_nowait(conn)
+            return
+        pool.put_nowait(conn)
+        lat.append(time.perf_counter() - due)
+        if code == 200 and b'"received"' in data:
+            acked += 1
+        else:
+            errors += 1
+            if len(samples) < 3:
+                samples.append(f"HTTP {code} {data[:120]!r}")
+
+    tasks = []
+    for i in range(n):
+        due = t_start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i, due)))
+    await asyncio.gather(*tasks)
+    wall = time.perf_counter() - t_start
+    while not pool.empty():
+        c = pool.get_nowait()
+        if c.writer is not None:
+            c.writer.close()
+    q = statistics.quantiles(lat, n=1000) if len(lat) > 1 else [0.0] * 999
+    return {"requests": len(lat), "acked": acked, "ack_per_s": acked / wall,
+            "p50_ms": q[499] * 1000, "p99_ms": q[989] * 1000, "p999_ms": q[998] * 1000,
+            "max_ms": max(lat, default=0.0) * 1000, "errors": errors, "samples": samples,
+            "offered": rate}
+
+
 def _stored_keys(url: str) -> set[str]:
     from sqlalchemy import create_engine, select
 
@@ -259,6 +327,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rate", type=float, default=1000.0,
+                    help="offered reports a second in the fixed-rate run (0: skip it)")
+    ap.add_argument("--conns", type=int, default=64,
+                    help="keep-alive connections of the fixed-rate run")
     ap.add_argument("--skip-sqlite", action="store_true")
     a = ap.parse_args()
     a.seconds = min(a.seconds, 60)  # bounded
@@ -273,6 +345,7 @@ def main() -> None:
           f"{os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}, load average "
           f"{os.getloadavg()[0]:.1f} at the start")
     rows = {}
+    fixed = {}
     kills = {}
     py = sys.executable
     try:
@@ -286,6 +359,9 @@ def main() -> None:
         try:
             rows["bare handler"] = asyncio.run(_load(port, "", [(51.57, 0.46)], a.seconds,
                                                      a.clients))
+            if a.rate:
+                fixed["bare handler"] = asyncio.run(_open_loop(
+                    port, "", [(51.57, 0.46)], a.seconds, a.rate, a.conns))
         finally:
             _stop(bare)
         for name, url in stores.items():
@@ -301,6 +377,9 @@ def main() -> None:
                 r = asyncio.run(_load(port, tok, pts, a.seconds, a.clients))
                 r["stored_ok"] = r["acked_keys"] <= _stored_keys(url)
                 rows[f"Guardian, {name}"] = r
+                if a.rate:
+                    fixed[f"Guardian, {name}"] = asyncio.run(_open_loop(
+                        port, tok, pts, a.seconds, a.rate, a.conns))
             finally:
                 _stop(srv)
             # the SIGKILL run
@@ -338,6 +417,16 @@ def main() -> None:
               + ("" if r.get("stored_ok", True) else "  ACKED BUT NOT STORED"))
         for smp in r["samples"]:
             print(f"  error sample ({k}): {smp}")
+    if fixed:
+        print(f"fixed rate: {a.rate:,.0f} reports/s offered for {a.seconds:.0f} s over "
+              f"{a.conns} connections; latency from when each report was due")
+        print(f"{'run':<24}{'acks':>9}{'ack/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'p99.9':>9}"
+              f"{'max ms':>9}{'errors':>8}")
+        for k, r in fixed.items():
+            print(f"{k:<24}{r['acked']:>9,}{r['ack_per_s']:>9.0f}{r['p50_ms']:>9.1f}"
+                  f"{r['p99_ms']:>9.1f}{r['p999_ms']:>9.1f}{r['max_ms']:>9.1f}{r['errors']:>8}")
+            for smp in r["samples"]:
+                print(f"  error sample ({k}): {smp}")
     for name, k in kills.items():
         print(f"SIGKILL mid-load, {name}: acknowledged {k['acknowledged']:,}, stored "
               f"{k['stored']:,}, lost {k['lost']} (stored but not acknowledged before the kill, "

@@ -64,8 +64,16 @@ def register(app: typer.Typer) -> None:
         get_engine().dispose()
         os.environ["GUARDIAN_SERVE_AS_OF"] = at.isoformat() if at else ""
         os.environ["GUARDIAN_SERVE_INSECURE_COOKIES"] = "1" if insecure_cookies else ""
-        uvicorn.run("guardian.web.app:app_from_environment", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning")
+        # Each process listens on a socket of its own (SO_REUSEPORT), so the kernel spreads
+        # connections over them; uvicorn's shared socket gave them all to one (measured).
+        from guardian.web.serve import serve as serve_many
+
+        try:
+            status = serve_many(host, port, workers)
+        except OSError as exc:
+            raise InputError(f"cannot listen on {host}:{port}: {exc}") from exc
+        if status:
+            raise typer.Exit(status)
 
     @users.command("add")
     def add(username: str, role: str = typer.Option(..., "--role"),

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal_column, null, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from guardian.errors import InputError
@@ -234,6 +234,15 @@ class Intake:
         count_refusal(self.engine, reason, now.date())
         raise Refused(reason, message, status)
 
+    def purge_due(self, now: datetime) -> bool:
+        """True once a minute (the caller then runs :meth:`purge`)."""
+        minute = int(now.timestamp() // 60)
+        with self._lock:
+            if minute == self._purged_minute:
+                return False
+            self._purged_minute = minute
+            return True
+
     def purge(self, now: datetime) -> int:
         """Delete client hashes older than the window; returns how many went."""
         horizon = now.replace(tzinfo=None) - keys.WINDOW
@@ -306,20 +315,28 @@ class Intake:
         self._place(items)
         t, c = StreetSafeReport.__table__, StreetSafeClient.__table__
         keys = [it["r"]["key"] for it in items]
-        known = set(conn.execute(select(t.c.key).where(t.c.key.in_(keys))).scalars())
         live = [it for it in items if it["refusal"] is None]
-        recent: dict[str, list[list]] = {}
+        # One round trip for both reads: the keys already stored, and the recent reports of
+        # the batch's clients (with the key of each, for a fold's answer).
+        q = select(literal_column("'k'").label("kind"), t.c.key.label("a"),
+                   null().label("at"), null().label("fp"), null().label("rkey")
+                   ).where(t.c.key.in_(keys))
         if live:
             since = min(it["naive"] for it in live) - timedelta(hours=1)
-            rows = conn.execute(select(c.c.client, c.c.at, c.c.fingerprint, c.c.report_id)
-                                .where(c.c.client.in_({it["client"] for it in live}),
-                                       c.c.at > since)).all()
-            ids = {row.report_id for row in rows}
-            key_of = dict(conn.execute(select(t.c.id, t.c.key).where(t.c.id.in_(ids))).all()
-                          ) if ids else {}
-            for row in rows:
-                recent.setdefault(row.client, []).append(
-                    [row.at, row.fingerprint, key_of.get(row.report_id)])
+            q = union_all(q, select(
+                literal_column("'c'"), c.c.client, c.c.at, c.c.fingerprint, t.c.key)
+                .select_from(c.outerjoin(t, t.c.id == c.c.report_id))
+                .where(c.c.client.in_({it["client"] for it in live}), c.c.at > since))
+        known: set[str] = set()
+        recent: dict[str, list[list]] = {}
+        for row in conn.execute(q).all():
+            if row.kind == "k":
+                known.add(row.a)
+            else:
+                at = row.at
+                if isinstance(at, str):  # SQLite hands a UNION's datetime back as text
+                    at = datetime.fromisoformat(at)
+                recent.setdefault(row.a, []).append([at, row.fp, row.rkey])
         out: list[tuple[str, str]] = []
         new: list[dict] = []
         for it in items:
@@ -370,11 +387,6 @@ class Intake:
         """The :class:`Ack` of a decided report, or :class:`Refused` (already counted)."""
         o, k = outcome
         if o in ("new", "replayed", "folded"):
-            if o == "new":
-                minute = int(item["now"].timestamp() // 60)
-                if minute != self._purged_minute:
-                    self._purged_minute = minute
-                    self.purge(item["now"])
             return Ack(k, o)
         raise Refused(o, MESSAGES[o].format(dataset=item["dataset"]),
                       429 if o.startswith("rate-") else 400)
@@ -401,7 +413,10 @@ class Intake:
         item = self.prepare(body, address=address, now=now, wall=wall)
         with write_begin(self.engine) as conn:
             outcome = self.decide(conn, [item])[0]
-        return self.answer(item, outcome)
+        ack = self.answer(item, outcome)
+        if ack.status == "new" and self.purge_due(item["now"]):
+            self.purge(item["now"])
+        return ack
 
 
 MESSAGES = {
@@ -420,19 +435,28 @@ MESSAGES = {
 class Batcher:
     """Group commit for the web: reports from concurrent requests are decided and stored in
     one transaction (:meth:`Intake.decide`), and each request is answered after that commit.
-    One writer thread per server process; a batch is whatever queued while the previous one
-    committed (at most ``max_batch``), so a lone report waits for nothing."""
 
-    def __init__(self, intake: Intake, max_batch: int = 256):
+    ``writers`` threads per server process (default: 2 on a server database, 1 on SQLite,
+    whose single write lock would only make a second one wait) each hold one connection of
+    their own and take whatever queued while they last committed (at most ``max_batch``), so
+    a lone report waits for nothing and, with two, one batch is decided while the other's
+    commit is being flushed. Two batches in flight at once race only as two server processes
+    already do: a key stored twice is refused by the unique key (answered "replayed")."""
+
+    def __init__(self, intake: Intake, max_batch: int = 256, writers: int | None = None):
         import queue
 
         self.intake, self.max_batch = intake, max_batch
+        if writers is None:
+            writers = 1 if intake.engine.dialect.name == "sqlite" else 2
         self.q: queue.Queue = queue.Queue()
-        self.thread = threading.Thread(target=self._run, name="streetsafe-writer", daemon=True)
-        self.thread.start()
+        self.threads = [threading.Thread(target=self._run, name=f"streetsafe-writer-{i}",
+                                         daemon=True) for i in range(writers)]
+        for t in self.threads:
+            t.start()
 
     async def submit(self, body: dict, *, address: str, now: datetime | None = None) -> Ack:
-        """Prepare on the event loop, store in the writer's next batch, answer after commit."""
+        """Prepare on the event loop, store in a writer's next batch, answer after commit."""
         import asyncio
 
         item = self.intake.prepare(body, address=address, now=now)
@@ -440,11 +464,16 @@ class Batcher:
         fut = loop.create_future()
         self.q.put((item, loop, fut))
         outcome = await fut
-        return self.intake.answer(item, outcome)
+        ack = self.intake.answer(item, outcome)
+        if ack.status == "new" and self.intake.purge_due(item["now"]):
+            # the once-a-minute purge of old client hashes runs beside, not in, a request
+            loop.run_in_executor(None, self.intake.purge, item["now"])
+        return ack
 
     def _run(self) -> None:
         import queue
 
+        conn = None
         while True:
             batch = [self.q.get()]
             while len(batch) < self.max_batch:
@@ -453,9 +482,17 @@ class Batcher:
                 except queue.Empty:
                     break
             try:
-                with write_begin(self.intake.engine) as conn:
+                if conn is None:
+                    # a connection of the writer's own: no pool check-out (and its ping
+                    # round trip) per batch; a failed one is dropped and opened again
+                    conn = self.intake.engine.connect().execution_options(immediate=True)
+                with conn.begin():
                     outs = self.intake.decide(conn, [b[0] for b in batch])
             except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
+                if conn is not None:
+                    conn.invalidate()
+                    conn.close()
+                    conn = None
                 for _, loop, fut in batch:
                     loop.call_soon_threadsafe(_fail, fut, exc)
                 continue

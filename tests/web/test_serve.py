@@ -1,0 +1,105 @@
+"""`guardian serve --workers N`: every process listens on its own socket (SO_REUSEPORT), so
+keep-alive connections spread over the processes; a port held by another program is refused
+with a clear error."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from guardian.web.serve import reuseport_socket
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="needs SO_REUSEPORT")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _guardian() -> str:
+    return str(Path(sys.executable).parent / "guardian")
+
+
+def _servers(pid: int) -> list[psutil.Process]:
+    """The server processes (not multiprocessing's resource tracker)."""
+    out = []
+    for c in psutil.Process(pid).children():
+        try:  # a killed one is a zombie until the supervisor reaps it
+            if "resource_tracker" not in " ".join(c.cmdline()):
+                out.append(c)
+        except psutil.Error:
+            continue
+    return out
+
+
+def test_connections_spread_over_every_process(tmp_path):
+    port = _free_port()
+    env = dict(os.environ, GUARDIAN_HOME=str(tmp_path))
+    p = subprocess.Popen([_guardian(), "serve", "--port", str(port), "--workers", "2"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    socks = []
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/docs", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        children = _servers(p.pid)
+        assert len(children) == 2
+        for _ in range(200):  # both listening (the second may still be importing)
+            if all(any(c.status == psutil.CONN_LISTEN for c in ch.net_connections())
+                   for ch in children):
+                break
+            time.sleep(0.1)
+        for _ in range(32):  # 32 connections opened at once, as a load generator does
+            s = socket.create_connection(("127.0.0.1", port))
+            socks.append(s)
+        time.sleep(0.5)
+        held = [sum(1 for c in ch.net_connections() if c.status == psutil.CONN_ESTABLISHED
+                    and c.laddr.port == port) for ch in children]
+        # by the kernel's hash each process gets about half; all on one would be 2^-31
+        assert sum(held) == 32 and min(held) >= 4, held
+        # a process that dies is started again
+        children[0].kill()
+        for _ in range(200):
+            now = _servers(p.pid)
+            if len(now) == 2 and children[0].pid not in {c.pid for c in now}:
+                break
+            time.sleep(0.1)
+        assert len(now) == 2 and children[0].pid not in {c.pid for c in now}
+    finally:
+        for s in socks:
+            s.close()
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=30)
+    assert p.returncode == 0
+
+
+def test_port_held_without_reuseport_is_a_clear_error(tmp_path):
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        with pytest.raises(OSError):
+            reuseport_socket("127.0.0.1", port)
+        env = dict(os.environ, GUARDIAN_HOME=str(tmp_path))
+        out = subprocess.run([_guardian(), "serve", "--port", str(port), "--workers", "2"],
+                             env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode != 0
+        assert f"cannot listen on 127.0.0.1:{port}" in out.stdout + out.stderr
+    finally:
+        holder.close()
