@@ -8,6 +8,10 @@ its own client address in X-Forwarded-For, so the per-client limit is checked bu
 ``seconds``; beside it a bare FastAPI handler that parses the same JSON and answers without
 storing. An acknowledgement is HTTP 200 with ``"status":"received"``, sent after the commit.
 
+Then a fixed-rate run (``--rate``, default 1,000 reports a second, evenly spaced, over
+``--conns`` keep-alive connections): latency is counted from when each report was due, so a
+stall is charged to every report that queued behind it (no coordinated omission).
+
 Then the SIGKILL run (PostgreSQL, and SQLite): the same load, the server's whole process group
 is killed with SIGKILL half-way, restarted, and the clients retry every unacknowledged report
 with the same key (as the page does). At the end: acknowledged keys, keys stored, and lost =
