@@ -4,6 +4,7 @@ partner export aggregated only, and no raw address in the store or the log."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -149,3 +150,75 @@ def test_analyst_side_permissions_and_min_count(sqlite_engine, tmp_path):
     page = sup.get("/streetsafe/analysis")
     assert page.status_code == 200 and key in page.text and 'id="ss-act"' in page.text
     assert 'id="streetsafe-layer"' in sup.get("/dashboard").text
+
+
+def test_report_fast_path_answers_as_the_route_and_hands_on_the_rest(sqlite_engine, tmp_path):
+    import guardian.web.streetsafe as web_ss
+    from guardian.web.streetsafe import REPORTS_PATH
+
+    app = _app(sqlite_engine, tmp_path)
+    c = TestClient(app, base_url="https://testserver")
+    token = c.get("/api/streetsafe/token").json()["token"]
+    time.sleep(0.25)
+    bad = {"key": "short", "lat": 95, "lon": 0.4, "reasons": [], "daynight": "night"}
+    routed = c.post(REPORTS_PATH, json=bad)
+    assert routed.status_code == 422 and isinstance(routed.json()["detail"], list)
+    # the middleware alone, before an inner app that only records what reaches it: a good
+    # report is stored and answered without the inner app; what the fast path does not take
+    # reaches it with the body replayed byte for byte
+    reached = []
+
+    async def inner(scope, receive, send):
+        reached.append((scope["path"], (await receive())["body"]))
+        await send({"type": "http.response.start", "status": 418, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    fast = web_ss.ReportFastPath(inner)
+
+    async def outer(scope, receive, send):
+        scope["app"] = app  # as Starlette sets it before its middleware
+        await fast(scope, receive, send)
+
+    raw = TestClient(outer, base_url="https://testserver")
+    r = raw.post(REPORTS_PATH, json=_report(40) | {"token": token},
+                 headers={"X-Forwarded-For": ADDRESSES[0]})
+    assert r.status_code == 200 and r.json() == {"status": "received", "key": "web-test-key-00040",
+                                                 "stored": "new"}
+    assert r.headers["content-type"] == "application/json" and reached == []
+    assert _stored(sqlite_engine) == 1
+    r = raw.post(REPORTS_PATH, json=_report(41, where=LONDON) | {"token": token},
+                 headers={"X-Forwarded-For": ADDRESSES[1]})
+    assert r.status_code == 400 and r.json()["reason"] == "outside-area" and reached == []
+    bad_body = json.dumps(bad).encode()
+    assert raw.post(REPORTS_PATH, content=bad_body,
+                    headers={"content-type": "application/json"}).status_code == 418
+    assert raw.post(REPORTS_PATH, content=b"not json",
+                    headers={"content-type": "text/plain"}).status_code == 418
+    assert raw.get("/streetsafe").status_code == 418
+    assert reached == [(REPORTS_PATH, bad_body), (REPORTS_PATH, b"not json"), ("/streetsafe", b"")]
+
+
+def test_public_view_is_cached_and_an_action_refreshes_it(sqlite_engine, tmp_path, monkeypatch):
+    import guardian.web.streetsafe as web_ss
+
+    app = _app(sqlite_engine, tmp_path, ("supervisor",))
+    c = TestClient(app, base_url="https://testserver")
+    assert c.get("/api/streetsafe/public").json()["areas"] == []  # computed and kept
+    token = c.get("/api/streetsafe/token").json()["token"]
+    time.sleep(0.25)
+    for i in range(5):
+        assert c.post("/api/streetsafe/reports", json=_report(50 + i) | {"token": token},
+                      headers={"X-Forwarded-For": ADDRESSES[i]}).status_code == 200
+    assert c.get("/api/streetsafe/public").json()["areas"] == []  # within the TTL: as kept
+    monkeypatch.setattr(web_ss, "PUBLIC_TTL_S", 0.0)
+    pub = c.get("/api/streetsafe/public").json()
+    assert [(a["area"], a["places"], a["reports"]) for a in pub["areas"]] == [("Basildon", 1, 5)]
+    monkeypatch.setattr(web_ss, "PUBLIC_TTL_S", 3600.0)
+    sup, scsrf = sign_in(app, "supervisor")
+    key = sup.get("/api/streetsafe/summary").json()["clusters"][0]["key"]
+    r = sup.post("/streetsafe/analysis/actions", follow_redirects=False,
+                 data={"csrf": scsrf, "cluster": key, "kind": "patrol",
+                       "note": "Evening patrols", "done_on": "2026-12-02"})
+    assert r.status_code == 303
+    acts = c.get("/api/streetsafe/public").json()["areas"][0]["actions"]
+    assert [a["note"] for a in acts] == ["Evening patrols"]  # at once, despite the hour's TTL

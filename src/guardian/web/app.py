@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, *, engine=None, as_of: datetime
     app.include_router(pages.router)
     for extra in (streetsafe, volunteers, initiatives, review):
         app.include_router(extra.router)
+    app.add_middleware(streetsafe.ReportFastPath)
 
     @app.exception_handler(NotSignedIn)
     async def _not_signed_in(request: Request, exc: NotSignedIn):
