@@ -103,15 +103,19 @@ def _refused(exc: Refused) -> JSONResponse:
 @router.post("/api/streetsafe/reports", tags=["streetsafe"], responses=_ERRORS)
 async def submit_report(request: Request, body: ReportIn) -> AckOut:
     """Store one Street Safe report; "received" only after it is committed. Public."""
-    it = intake(request)
     try:
-        # Group commit: concurrent reports share one transaction and one flush; each is
-        # answered after that commit.
-        ack = await _batcher(request, it).submit(body.model_dump(),
-                                                 address=_address(request, it),
-                                                 now=now(request))
+        return await _submit(request, body)
     except Refused as exc:
         return _refused(exc)
+
+
+async def _submit(request: Request, body: ReportIn) -> AckOut:
+    """Store one checked report (the route and :class:`ReportFastPath` both end here)."""
+    it = intake(request)
+    # Group commit: concurrent reports share one transaction and one flush; each is answered
+    # after that commit.
+    ack = await _batcher(request, it).submit(body.model_dump(), address=_address(request, it),
+                                             now=now(request))
     return AckOut(status="received", key=ack.key, stored=ack.status)
 
 
@@ -324,13 +328,8 @@ class ReportFastPath:
         if rep is None:
             await self.app(scope, _replay(body, receive, more), send)
             return
-        it = intake(request)
         try:
-            ack = await _batcher(request, it).submit(rep.model_dump(),
-                                                     address=_address(request, it),
-                                                     now=now(request))
-            status, out = 200, AckOut(status="received", key=ack.key,
-                                      stored=ack.status).model_dump_json().encode()
+            status, out = 200, (await _submit(request, rep)).model_dump_json().encode()
         except Refused as exc:
             status, out = exc.status, _refused(exc).body
         await send({"type": "http.response.start", "status": status,
