@@ -21,8 +21,7 @@ ESSEX = REPO / "data" / "police_uk_street_essex"
 
 @pytest.fixture(scope="module")
 def app():
-    if not any(g.name == "evaluate" for g in cli.app.registered_groups):
-        cli._register()
+    cli._register()
     return cli.app
 
 

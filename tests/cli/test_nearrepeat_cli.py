@@ -48,8 +48,7 @@ KEYS = [
 
 @pytest.fixture(scope="module")
 def app():
-    if not any(g.name == "nearrepeat" for g in cli.app.registered_groups):
-        cli._register()
+    cli._register()
     return cli.app
 
 

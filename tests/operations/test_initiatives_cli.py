@@ -17,8 +17,7 @@ SOUTHEND = "Southend-on-Sea UA"
 def _app():
     import guardian.cli as cli
 
-    if not any(g.name == "initiatives" for g in cli.app.registered_groups):
-        cli._register()
+    cli._register()
     return cli_app
 
 

@@ -491,8 +491,7 @@ def test_peak_hours_from_exact_times(sqlite_engine, shared_data, tmp_path):
 def cli_app():
     import guardian.cli as cli
 
-    if not any(g.name == "patrols" for g in cli.app.registered_groups):
-        cli._register()
+    cli._register()
     return cli.app
 
 

@@ -20,7 +20,7 @@ from guardian.errors import NotFound
 from guardian.operations.streetsafe import aggregate as agg
 from guardian.operations.streetsafe import keys, service
 from guardian.operations.streetsafe.area import build_area
-from guardian.operations.streetsafe.config import StreetSafeConfig
+from guardian.operations.streetsafe.config import REASONS, StreetSafeConfig
 from guardian.operations.streetsafe.importer import import_file
 from guardian.operations.streetsafe.intake import Intake, Refused, screen_comment
 from guardian.operations.streetsafe.models import (
@@ -355,14 +355,15 @@ def test_briefing_section_says_none_and_then_counts(sqlite_engine):
     assert section.SECTION.template == "section_streetsafe.html.j2"
 
 
-def test_one_batch_decides_like_one_by_one(sqlite_engine, tmp_path):
+@pytest.mark.parametrize("portable", [False, True], ids=["fast", "portable"])
+def test_one_batch_decides_like_one_by_one(engine, tmp_path, portable):
     """The web's group commit: a batch holding a retry of its own report, a duplicate burst
     and a refused pin stores each report once and counts the rest."""
     from guardian.store.db import write_begin
 
-    engine = sqlite_engine
     seed_force(engine)
     it = Intake(engine, tmp_path / "home", StreetSafeConfig(min_seconds=2), b"k" * 32)
+    it.portable = portable
     items = [it.prepare(_body(it, 1), address=ADDRESS, now=NOW),
              it.prepare(_body(it, 1), address=ADDRESS, now=NOW),  # the same key again
              it.prepare(_body(it, 2), address=ADDRESS, now=NOW),  # same place and reasons
@@ -376,3 +377,80 @@ def test_one_batch_decides_like_one_by_one(sqlite_engine, tmp_path):
                    ("new", "report-key-000004-abc")]
     assert _reports(engine) == 2
     assert _counters(engine) == {"replayed": 1, "folded": 1, "outside-area": 1}
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["fast", "portable"])
+def test_storage_write_skips_a_key_stored_meanwhile_and_reads_it_back(engine, tmp_path,
+                                                                       portable):
+    """The intake's round trips (fixed array statements on PostgreSQL, SQLAlchemy on SQLite):
+    a key another writer stored between the read and the write is skipped and gets no client
+    row; the read finds keys and the clients' recent reports; counters add up."""
+    from guardian.operations.streetsafe import storage
+    from guardian.store.db import write_begin
+
+    seed_force(engine)
+    it = Intake(engine, tmp_path / "home", StreetSafeConfig(min_seconds=2), b"k" * 32)
+    a, b = (it.prepare(_body(it, n, reasons=(r,)), address=ADDRESS, now=NOW)
+            for n, r in ((1, "no-cctv"), (2, "isolated")))
+    it._place([a, b])
+    cl = [{"key": x["r"]["key"], "client": x["client"], "at": x["naive"],
+           "fingerprint": x["fp"]} for x in (a, b)]
+    with write_begin(engine) as conn:
+        assert storage.write(conn, [a["row"]], cl[:1], portable=portable) == {a["r"]["key"]}
+    with write_begin(engine) as conn:  # a's key is there already: only b is stored
+        assert storage.write(conn, [a["row"], b["row"]], cl,
+                             portable=portable) == {b["r"]["key"]}
+        storage.add_counts(conn, {(NOW.date(), "replayed"): 2, (NOW.date(), "folded"): 1},
+                           portable=portable)
+    with write_begin(engine) as conn:
+        storage.add_counts(conn, {(NOW.date(), "replayed"): 3}, portable=portable)
+        known, recent = storage.read(conn, [a["r"]["key"], "report-key-999999-abc"],
+                                     {a["client"], "nobody"}, NOW.replace(tzinfo=None)
+                                     - timedelta(hours=1), portable=portable)
+    assert known == {a["r"]["key"]}
+    assert sorted((fp, k) for _, fp, k in recent[a["client"]]) == sorted(
+        [(a["fp"], a["r"]["key"]), (b["fp"], b["r"]["key"])])
+    assert all(at == NOW.replace(tzinfo=None) for at, _, _ in recent[a["client"]])
+    assert "nobody" not in recent
+    with engine.connect() as c:
+        stored = c.execute(select(StreetSafeReport.key, StreetSafeReport.x,
+                                  StreetSafeReport.cell_x, StreetSafeReport.comment,
+                                  StreetSafeReport.source_file_id)).all()
+        n_clients = c.execute(select(func.count()).select_from(StreetSafeClient)).scalar_one()
+    assert sorted(r[0] for r in stored) == [a["r"]["key"], b["r"]["key"]]
+    assert all(r[1] == pytest.approx(a["row"]["x"], abs=5e3) and isinstance(r[2], int)
+               and r[3] is None and r[4] is None for r in stored)
+    assert n_clients == 2
+    assert _counters(engine) == {"replayed": 5, "folded": 1}
+
+
+def test_batcher_answers_every_waiter_after_its_commit_and_every_one_of_a_failure(store):
+    """Group commit on the web: concurrent reports are each answered with their own outcome;
+    when a batch's write fails, every waiter of that batch hears of it (none hangs), and the
+    writer carries on with a fresh connection."""
+    import asyncio
+
+    from guardian.operations.streetsafe.intake import Batcher
+
+    engine, it = store
+    it.config = StreetSafeConfig(min_seconds=2, per_client_per_hour=100, global_per_minute=1000)
+    batcher = Batcher(it, writers=2)
+    reasons = sorted(REASONS)
+
+    async def many(ns):  # a waiter never answered fails the test in 30 s, not hangs it
+        return await asyncio.wait_for(asyncio.gather(*(batcher.submit(
+            _body(it, n, reasons=(reasons[n % len(reasons)],)),
+            address=f"198.51.100.{n}", now=NOW) for n in ns), return_exceptions=True), 30)
+
+    acks = asyncio.run(many(list(range(1, 41)) + [1, 2]))
+    assert [a.status for a in acks[:40]] == ["new"] * 40
+    assert [(a.status, a.key) for a in acks[40:]] == [("replayed", "report-key-000001-abc"),
+                                                      ("replayed", "report-key-000002-abc")]
+    assert _reports(engine) == 40
+    real = it.decide
+    it.decide = lambda conn, items: (_ for _ in ()).throw(RuntimeError("disk full"))
+    failed = asyncio.run(many(range(100, 110)))
+    assert all(isinstance(f, RuntimeError) and "disk full" in str(f) for f in failed)
+    it.decide = real
+    again = asyncio.run(many(range(100, 110)))
+    assert [a.status for a in again] == ["new"] * 10 and _reports(engine) == 50

@@ -32,9 +32,18 @@ def make_console(min_width: int = 132) -> Console:
     return c
 
 
+_registered = False
+
+
 def _register() -> None:
     # Each module adds its commands to ``app``; imported here, not at package import, so that
-    # ``import guardian.cli`` stays cheap for tests.
+    # ``import guardian.cli`` stays cheap for tests. Once per process: a second call would add
+    # every group again, and Typer rebuilds the whole tree on each invocation (in-process CLI
+    # tests grew slower with every test that had registered before them).
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from guardian.cli import (
         board,
         brief,

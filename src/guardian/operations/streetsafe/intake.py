@@ -32,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, insert, literal_column, null, select, union_all, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from guardian.errors import InputError
-from guardian.operations.streetsafe import keys
+from guardian.operations.streetsafe import keys, storage
 from guardian.operations.streetsafe.area import ForceArea, build_area
 from guardian.operations.streetsafe.config import (
     DAYNIGHT,
@@ -48,7 +48,6 @@ from guardian.operations.streetsafe.config import (
 from guardian.operations.streetsafe.models import (
     StreetSafeClient,
     StreetSafeRefusal,
-    StreetSafeReport,
 )
 from guardian.store.db import write_begin
 
@@ -151,17 +150,6 @@ def validate(body: dict, config: StreetSafeConfig) -> dict:
             "comment": comment or None}
 
 
-def _upsert_insert(conn, table):
-    """The dialect's INSERT (PostgreSQL and SQLite both have ON CONFLICT DO NOTHING)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 def count_refusal(engine, reason: str, day) -> None:
     """Add one to the stored counter of ``reason`` on ``day`` (its own short transaction)."""
     t = StreetSafeRefusal.__table__
@@ -199,6 +187,9 @@ class Intake:
         self._minute_count = 0
         self._purged_minute = -1
         self._day_key: tuple | None = None
+        #: SQLAlchemy Core for the store's round trips even on PostgreSQL (the reference the
+        #: benchmark and the tests compare the array statements with)
+        self.portable = False
 
     # -- helpers -------------------------------------------------------------------------
     def area(self) -> ForceArea:
@@ -308,35 +299,16 @@ class Intake:
 
     def decide(self, conn, items: list[dict]) -> list[tuple[str, str]]:
         """Store what may be stored of prepared reports, in the caller's transaction: one
-        query for known keys, one for the clients' recent reports, one multi-row insert, and
-        the counters. Returns ``(outcome, key)`` per item: new, replayed, folded, or the
+        read (known keys and the clients' recent reports), one write, and the counters (see
+        :mod:`.storage`). Returns ``(outcome, key)`` per item: new, replayed, folded, or the
         refusal's counter name."""
         cfg = self.config
         self._place(items)
-        t, c = StreetSafeReport.__table__, StreetSafeClient.__table__
-        keys = [it["r"]["key"] for it in items]
         live = [it for it in items if it["refusal"] is None]
-        # One round trip for both reads: the keys already stored, and the recent reports of
-        # the batch's clients (with the key of each, for a fold's answer).
-        q = select(literal_column("'k'").label("kind"), t.c.key.label("a"),
-                   null().label("at"), null().label("fp"), null().label("rkey")
-                   ).where(t.c.key.in_(keys))
-        if live:
-            since = min(it["naive"] for it in live) - timedelta(hours=1)
-            q = union_all(q, select(
-                literal_column("'c'"), c.c.client, c.c.at, c.c.fingerprint, t.c.key)
-                .select_from(c.outerjoin(t, t.c.id == c.c.report_id))
-                .where(c.c.client.in_({it["client"] for it in live}), c.c.at > since))
-        known: set[str] = set()
-        recent: dict[str, list[list]] = {}
-        for row in conn.execute(q).all():
-            if row.kind == "k":
-                known.add(row.a)
-            else:
-                at = row.at
-                if isinstance(at, str):  # SQLite hands a UNION's datetime back as text
-                    at = datetime.fromisoformat(at)
-                recent.setdefault(row.a, []).append([at, row.fp, row.rkey])
+        since = (min(it["naive"] for it in live) - timedelta(hours=1)) if live else None
+        pt = self.portable
+        known, recent = storage.read(conn, [it["r"]["key"] for it in items],
+                                     {it["client"] for it in live}, since, portable=pt)
         out: list[tuple[str, str]] = []
         new: list[dict] = []
         for it in items:
@@ -363,24 +335,16 @@ class Intake:
         if new:
             # a parallel request of another worker may have stored a key since: skipped
             # (ON CONFLICT DO NOTHING), and that item answered "replayed"
-            got = dict((kk, i) for i, kk in conn.execute(
-                _upsert_insert(conn, t).on_conflict_do_nothing(index_elements=["key"])
-                .returning(t.c.id, t.c.key), [it["row"] for it in new]).all())
-            crow = [{"client": it["client"], "at": it["naive"], "fingerprint": it["fp"],
-                     "report_id": got[it["r"]["key"]]} for it in new if it["r"]["key"] in got]
-            if crow:
-                conn.execute(insert(c), crow)
+            got = storage.write(conn, [it["row"] for it in new],
+                                [{"key": it["r"]["key"], "client": it["client"],
+                                  "at": it["naive"], "fingerprint": it["fp"]} for it in new],
+                                portable=pt)
             out = [("replayed", k) if o == "new" and k not in got else (o, k) for o, k in out]
         counts: dict[tuple, int] = {}
         for (o, _), it in zip(out, items, strict=True):
             if o != "new":
                 counts[(it["now"].date(), o)] = counts.get((it["now"].date(), o), 0) + 1
-        if counts:
-            rt = StreetSafeRefusal.__table__
-            ins = _upsert_insert(conn, rt)
-            conn.execute(ins.on_conflict_do_update(
-                index_elements=["day", "reason"], set_={"count": rt.c.count + ins.excluded.count}),
-                [{"day": d, "reason": o, "count": n} for (d, o), n in counts.items()])
+        storage.add_counts(conn, counts, portable=pt)
         return out
 
     def answer(self, item: dict, outcome: tuple[str, str]) -> Ack:
@@ -493,11 +457,24 @@ class Batcher:
                     conn.invalidate()
                     conn.close()
                     conn = None
-                for _, loop, fut in batch:
-                    loop.call_soon_threadsafe(_fail, fut, exc)
+                _wake(batch, [exc] * len(batch), _fail)
                 continue
-            for (_, loop, fut), o in zip(batch, outs, strict=True):
-                loop.call_soon_threadsafe(_done, fut, o)
+            _wake(batch, outs, _done)
+
+
+def _wake(batch: list[tuple], values: list, how) -> None:
+    """Hand each waiter its value on its own event loop: one wake-up per loop for the whole
+    batch, not one per report (each wake-up is a write to the loop's self-pipe)."""
+    per_loop: dict = {}
+    for (_, loop, fut), v in zip(batch, values, strict=True):
+        per_loop.setdefault(loop, []).append((fut, v))
+    for loop, pairs in per_loop.items():
+        loop.call_soon_threadsafe(_settle, pairs, how)
+
+
+def _settle(pairs: list[tuple], how) -> None:
+    for fut, v in pairs:
+        how(fut, v)
 
 
 def _done(fut, value) -> None:
