@@ -393,6 +393,8 @@ def test_storage_write_skips_a_key_stored_meanwhile_and_reads_it_back(engine, tm
     a, b = (it.prepare(_body(it, n, reasons=(r,)), address=ADDRESS, now=NOW)
             for n, r in ((1, "no-cctv"), (2, "isolated")))
     it._place([a, b])
+    odd = 'it\'s "dark" \u2014 \u00fcn\u00efcode \\ , {a} [b]\n'
+    a["row"]["comment"] = odd  # quotes, backslash, braces, non-ASCII survive the write
     cl = [{"key": x["r"]["key"], "client": x["client"], "at": x["naive"],
            "fingerprint": x["fp"]} for x in (a, b)]
     with write_begin(engine) as conn:
@@ -419,7 +421,8 @@ def test_storage_write_skips_a_key_stored_meanwhile_and_reads_it_back(engine, tm
         n_clients = c.execute(select(func.count()).select_from(StreetSafeClient)).scalar_one()
     assert sorted(r[0] for r in stored) == [a["r"]["key"], b["r"]["key"]]
     assert all(r[1] == pytest.approx(a["row"]["x"], abs=5e3) and isinstance(r[2], int)
-               and r[3] is None and r[4] is None for r in stored)
+               and r[4] is None for r in stored)
+    assert {r[0]: r[3] for r in stored} == {a["r"]["key"]: odd, b["r"]["key"]: None}
     assert n_clients == 2
     assert _counters(engine) == {"replayed": 5, "folded": 1}
 

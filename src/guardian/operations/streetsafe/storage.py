@@ -1,16 +1,19 @@
 """The intake's two round trips to the store, per dialect: what it must know before deciding a
 batch (keys already stored, the clients' recent reports) and the write of what it decided.
 
-PostgreSQL gets fixed statements over arrays (``= ANY(%s)``, ``unnest``) sent through the
-driver's own cursor: the SQL text never changes with the batch size, so psycopg prepares it
-once per connection, and a row costs a few list appends instead of SQLAlchemy's per-row
-parameter processing and multi-row VALUES rendering (``benchmarks/streetsafe_writer.py``
-measures both on PostgreSQL). SQLite, or ``portable=True`` anywhere, uses SQLAlchemy Core:
-the reference the tests hold the fast path to. Both take and return the same plain data.
+PostgreSQL gets fixed statements sent through the driver's own cursor: the batch's rows go as
+one JSON document (``json_populate_recordset``: encoded by the C JSON encoder, parsed by the
+server), the keys and clients to look up as binary arrays (``= ANY(%b)``). A report then costs
+the writer about a quarter of the CPU of SQLAlchemy's per-row parameter processing and
+multi-row VALUES (``benchmarks/streetsafe_writer.py`` measures both on PostgreSQL; text arrays
+were tried and cost twice the JSON's CPU, in psycopg's per-element quoting). SQLite, or
+``portable=True`` anywhere, uses SQLAlchemy Core: the reference the tests hold the fast path
+to. Both take and return the same plain data.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import insert, literal_column, null, select, union_all
@@ -22,22 +25,19 @@ from guardian.operations.streetsafe.models import (
     StreetSafeReport,
 )
 
-#: the report columns written, in the order of the PostgreSQL arrays and their types
-REPORT_COLUMNS = (
-    ("key", "varchar"), ("dataset_id", "int"), ("received_at", "timestamp"),
-    ("month", "varchar"), ("lat", "float8"), ("lon", "float8"), ("x", "float8"),
-    ("y", "float8"), ("cell_x", "int"), ("cell_y", "int"), ("reasons", "varchar"),
-    ("when", "varchar"), ("daynight", "varchar"), ("not_reported", "varchar"),
-    ("comment", "text"), ("source", "varchar"), ("source_file_id", "int"),
-)
+#: the report columns the intake writes
+REPORT_COLUMNS = ("key", "dataset_id", "received_at", "month", "lat", "lon", "x", "y", "cell_x",
+                  "cell_y", "reasons", "when", "daynight", "not_reported", "comment", "source",
+                  "source_file_id")
+_COLS = ", ".join(f'"{c}"' for c in REPORT_COLUMNS)
 
 _PG_READ = """
 SELECT 'k', key, NULL::timestamp, NULL::varchar, NULL::varchar
-  FROM streetsafe_reports WHERE key = ANY(%s::varchar[])
+  FROM streetsafe_reports WHERE key = ANY(%b::varchar[])
 UNION ALL
 SELECT 'c', c.client, c.at, c.fingerprint, r.key
   FROM streetsafe_clients c LEFT JOIN streetsafe_reports r ON r.id = c.report_id
- WHERE c.client = ANY(%s::varchar[]) AND c.at > %s
+ WHERE c.client = ANY(%b::varchar[]) AND c.at > %s
 """
 
 # One statement for the reports and their client hashes: a key another writer stored since
@@ -45,15 +45,15 @@ SELECT 'c', c.client, c.at, c.fingerprint, r.key
 # back.
 _PG_WRITE = f"""
 WITH r AS (
-  INSERT INTO streetsafe_reports ({", ".join(f'"{c}"' for c, _ in REPORT_COLUMNS)})
-  SELECT * FROM unnest({", ".join(f"%s::{t}[]" for _, t in REPORT_COLUMNS)})
+  INSERT INTO streetsafe_reports ({_COLS})
+  SELECT {_COLS} FROM json_populate_recordset(NULL::streetsafe_reports, %s::json)
   ON CONFLICT (key) DO NOTHING
   RETURNING id, key
 ), c AS (
   INSERT INTO streetsafe_clients (client, at, fingerprint, report_id)
-  SELECT u.client, u.at, u.fp, r.id
-    FROM unnest(%s::varchar[], %s::varchar[], %s::timestamp[], %s::varchar[])
-         AS u(key, client, at, fp)
+  SELECT u.client, u.at, u.fingerprint, r.id
+    FROM json_to_recordset(%s::json)
+         AS u(key varchar, client varchar, at timestamp, fingerprint varchar)
     JOIN r ON r.key = u.key
 )
 SELECT key FROM r
@@ -61,12 +61,23 @@ SELECT key FROM r
 
 _PG_COUNT = """
 INSERT INTO streetsafe_refusals (day, reason, count)
-SELECT * FROM unnest(%s::date[], %s::varchar[], %s::int[])
+SELECT * FROM unnest(%b::date[], %b::varchar[], %b::int[])
 ON CONFLICT (day, reason) DO UPDATE SET count = streetsafe_refusals.count + excluded.count
 """
 
 
+def _iso(v):
+    if isinstance(v, datetime):
+        return v.isoformat()
+    raise TypeError(f"cannot write {type(v).__name__} to the store")
+
+
 def _cursor(conn: Connection):
+    # Statements run with prepare=False: psycopg prepares a statement after five runs, and
+    # PostgreSQL then settles on a generic plan made while the tables were nearly empty (a
+    # hash join over a sequential scan of the reports), which grows slower with every report
+    # stored. Measured (benchmarks/streetsafe.py, one run each, back to back): at a fixed
+    # 1,000 reports/s, 765 acknowledged a second and p99 3.1 s prepared, 983 and 29 ms not.
     return conn.connection.driver_connection.cursor()
 
 
@@ -91,7 +102,7 @@ def read(conn: Connection, keys: list[str], clients: set[str], since: datetime |
     recent: dict[str, list[list]] = {}
     if _fast(conn, portable):
         with _cursor(conn) as cur:
-            cur.execute(_PG_READ, (keys, list(clients), since or datetime.max))
+            cur.execute(_PG_READ, (keys, list(clients), since or datetime.max), prepare=False)
             rows = cur.fetchall()
     else:
         t, c = StreetSafeReport.__table__, StreetSafeClient.__table__
@@ -120,13 +131,9 @@ def write(conn: Connection, rows: list[dict], clients: list[dict], *,
     its client row (``key, client, at, fingerprint``); returns the keys stored (a key already
     there is skipped)."""
     if _fast(conn, portable):
-        by_key = {c["key"]: c for c in clients}
-        cl = [by_key[r["key"]] for r in rows if r["key"] in by_key]
-        params = [[r[c] for r in rows] for c, _ in REPORT_COLUMNS]
-        params += [[c["key"] for c in cl], [c["client"] for c in cl], [c["at"] for c in cl],
-                   [c["fingerprint"] for c in cl]]
         with _cursor(conn) as cur:
-            cur.execute(_PG_WRITE, params)
+            cur.execute(_PG_WRITE, (json.dumps(rows, default=_iso),
+                                    json.dumps(clients, default=_iso)), prepare=False)
             return {k for (k,) in cur.fetchall()}
     t, c = StreetSafeReport.__table__, StreetSafeClient.__table__
     got = dict((k, i) for i, k in conn.execute(
@@ -146,7 +153,7 @@ def add_counts(conn: Connection, counts: dict[tuple, int], *, portable: bool = F
     if _fast(conn, portable):
         days, reasons, ns = zip(*((d, r, n) for (d, r), n in counts.items()), strict=True)
         with _cursor(conn) as cur:
-            cur.execute(_PG_COUNT, (list(days), list(reasons), list(ns)))
+            cur.execute(_PG_COUNT, (list(days), list(reasons), list(ns)), prepare=False)
         return
     rt = StreetSafeRefusal.__table__
     ins = _insert(conn, rt)
