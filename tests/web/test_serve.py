@@ -103,3 +103,41 @@ def test_port_held_without_reuseport_is_a_clear_error(tmp_path):
         assert f"cannot listen on 127.0.0.1:{port}" in out.stdout + out.stderr
     finally:
         holder.close()
+
+
+def test_ready_makes_the_intake_and_warms_each_writer(tmp_path):
+    """A server process readies its app before taking requests: the Street Safe intake, its
+    force area and its writers exist, each writer thread has built its own projection (the
+    slow first step of a thread's first batch) and read the store, and the start-up heap is
+    frozen out of the collector's reach."""
+    import gc
+    import threading
+
+    from guardian.config import Settings
+    from guardian.operations.streetsafe import area as area_mod
+    from guardian.operations.streetsafe.sample import seed_force
+    from guardian.store.db import get_engine
+    from guardian.web.app import create_app
+    from guardian.web.serve import ready
+
+    engine = get_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    seed_force(engine, districts=("Basildon",))
+    app = create_app(Settings(home=tmp_path, database_url=str(engine.url)), engine=engine)
+    built: list[str] = []
+    real = area_mod.Transformer.from_crs
+
+    def spy(*a, **k):
+        built.append(threading.current_thread().name)
+        return real(*a, **k)
+
+    area_mod.Transformer.from_crs = spy
+    try:
+        ready(app)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        area_mod.Transformer.from_crs = real
+        gc.unfreeze()
+    b = app.state.streetsafe_batcher
+    assert app.state.streetsafe.area().dataset == "Essex Police"
+    assert {t.name for t in b.threads} <= set(built) and all(t.is_alive() for t in b.threads)
+    engine.dispose()

@@ -54,7 +54,10 @@ def register(app: typer.Typer) -> None:
         at = _when(as_of, "--as-of")
         console.print(f"Guardian on http://{host}:{port}/ (sign in: `guardian users add`)")
         if workers == 1:
+            from guardian.web.serve import ready
+
             web = create_app(as_of=at, secure_cookies=not insecure_cookies)
+            ready(web)
             uvicorn.run(web, host=host, port=port, log_level="warning")
             return
         # Several processes: each builds its own app from the same settings (the store is
