@@ -46,7 +46,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-from web import HttpConn  # noqa: E402  (the same keep-alive client as benchmarks/web.py)
+from web import HttpConn, bare_command  # noqa: E402  (the same client and serving as web.py)
 
 REASONS = ["no-cctv", "badly-lit", "isolated", "layout", "visibility", "run-down",
            "drugs-alcohol", "harassed-one", "harassed-group", "followed"]
@@ -351,15 +351,12 @@ def main() -> None:
     rows = {}
     fixed = {}
     kills = {}
-    py = sys.executable
     try:
         port = _free_port()
         home = tmp / "bare"
         home.mkdir()
         env = dict(os.environ, GUARDIAN_HOME=str(home))
-        bare = _serve([py, "-m", "uvicorn", "--factory", "streetsafe:bare_app", "--port",
-                       str(port), "--log-level", "warning", "--app-dir", str(REPO / "benchmarks"),
-                       "--workers", str(a.workers)], env, port)
+        bare = _serve(bare_command("streetsafe:bare_app", port, a.workers), env, port)
         try:
             rows["bare handler"] = asyncio.run(_load(port, "", [(51.57, 0.46)], a.seconds,
                                                      a.clients))

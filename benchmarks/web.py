@@ -2,8 +2,9 @@
 50 concurrent clients (a bounded asyncio loop of httpx clients), beside a bare FastAPI handler
 returning a constant, served the same way in the same run (the ratio).
 
-Each server runs in its own process (uvicorn, ``--workers`` processes, default one) so the load
-generator does not share its interpreter; the load generator is a small keep-alive HTTP/1.1
+Each server runs in its own processes (``--workers``, default one; both served by
+``guardian.web.serve``, one SO_REUSEPORT socket per process) so the load generator does not
+share its interpreter; the load generator is a small keep-alive HTTP/1.1
 client on asyncio streams. Store: Essex 2021-12 (bundled), its cocoons and tasks, plus
 street-briefing tasks for a second officer so every POST records a different open task.
 
@@ -29,6 +30,15 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 AS_OF = "2021-12-31T18:00:00+00:00"
 PASSWORD = "benchmark password"
+
+
+def bare_command(factory: str, port: int, workers: int) -> list[str]:
+    """The command serving a bare app (``"module:function"`` in benchmarks/) the way
+    ``guardian serve --workers N`` serves Guardian: one SO_REUSEPORT socket per process."""
+    code = (f"import sys; sys.path.insert(0, {str(REPO / 'benchmarks')!r}); "
+            "from guardian.web.serve import serve; "
+            f"sys.exit(serve('127.0.0.1', {port}, {workers}, {factory!r}))")
+    return [sys.executable, "-c", code]
 
 
 def bare_app():
@@ -208,9 +218,7 @@ def main() -> None:
           f"{a.workers} server worker(s); {os.cpu_count()} cores, {datetime.now(UTC):%Y-%m-%d}")
     env = dict(os.environ, GUARDIAN_HOME=str(home), GUARDIAN_DATABASE_URL=url)
     py = sys.executable
-    bare = _serve([py, "-m", "uvicorn", "--factory", "web:bare_app", "--port", "18601",
-                   "--log-level", "warning", "--app-dir", str(REPO / "benchmarks"),
-                   "--workers", str(a.workers)], env, 18601)
+    bare = _serve(bare_command("web:bare_app", 18601, a.workers), env, 18601)
     guardian = str(Path(py).parent / "guardian")
     app = _serve([guardian, "serve", "--as-of", AS_OF, "--port", "18602", "--insecure-cookies",
                   "--workers", str(a.workers)],

@@ -42,7 +42,7 @@ def reuseport_socket(host: str, port: int, *, listen: bool = True) -> socket.soc
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, factory: str | None = None) -> None:
     import uvicorn
 
     try:
@@ -50,10 +50,19 @@ def _worker(host: str, port: int) -> None:
     except OSError as exc:
         print(f"guardian serve: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
         sys.exit(STARTUP_FAILURE)
-    from guardian.web.app import app_from_environment
+    if factory is None:
+        from guardian.web.app import app_from_environment
 
-    app = app_from_environment()
-    ready(app)
+        app = app_from_environment()
+        ready(app)
+    else:  # another app on the same serving (the benchmarks' bare handlers)
+        import gc
+        import importlib
+
+        module, name = factory.split(":")
+        app = getattr(importlib.import_module(module), name)()
+        gc.collect()
+        gc.freeze()
     config = uvicorn.Config(app, log_level="warning", backlog=BACKLOG)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -76,11 +85,13 @@ def ready(app) -> None:
     gc.freeze()
 
 
-def serve(host: str, port: int, workers: int) -> int:
+def serve(host: str, port: int, workers: int, factory: str | None = None) -> int:
     """Run ``workers`` server processes on ``host:port`` until SIGTERM or SIGINT.
 
     A process that dies is started again (one that fails within its first 5 seconds twice in a
     row stops the whole server: it would only fail again). Returns the exit status.
+    ``factory`` (``"module:function"``, importable in the processes) serves another app the
+    same way; default Guardian's, from the environment.
 
     Raises
     ------
@@ -100,7 +111,8 @@ def serve(host: str, port: int, workers: int) -> int:
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
 
     def start():
-        p = ctx.Process(target=_worker, args=(host, port), name="guardian-web", daemon=False)
+        p = ctx.Process(target=_worker, args=(host, port, factory), name="guardian-web",
+                        daemon=False)
         p.start()
         return p, time.monotonic()
 
