@@ -141,3 +141,25 @@ def test_ready_makes_the_intake_and_warms_each_writer(tmp_path):
     assert app.state.streetsafe.area().dataset == "Essex Police"
     assert {t.name for t in b.threads} <= set(built) and all(t.is_alive() for t in b.threads)
     engine.dispose()
+
+
+def test_serve_runs_another_app_factory_and_stops_on_sigterm():
+    """The benchmarks' bare handlers are served the same way: any ``module:function``."""
+    port = _free_port()
+    code = ("import sys; from guardian.web.serve import serve; "
+            f"sys.exit(serve('127.0.0.1', {port}, 2, 'fastapi:FastAPI'))")
+    p = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        for _ in range(200):
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not start")
+        assert r.status_code == 200 and r.json()["info"]["title"] == "FastAPI"
+        assert len(_servers(p.pid)) == 2
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
