@@ -126,9 +126,29 @@ def fetch_raw(conn: Connection, query) -> list[tuple]:
     numbers or strings (they are written into the SQL).
     """
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    cur = conn.connection.driver_connection.cursor()
-    try:
+    with driver_cursor(conn) as cur:
         cur.execute(sql)
         return cur.fetchall()
-    finally:
+
+
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator:
+    """The driver's own cursor on ``conn``, closed after.
+
+    An interrupt (Ctrl-C, SIGTERM made SystemExit) mid-statement invalidates the connection:
+    the driver may still have the statement in flight, and the ROLLBACK that SQLAlchemy would
+    send on the way out then fails ("another command is already in progress") with a traceback
+    from the pool. Closing the connection instead ends the server's transaction just as surely.
+    SQLAlchemy does the same for statements it runs itself.
+    """
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        yield cur
+    except BaseException as exc:
+        # The cursor first: SQLite defers closing a connection whose statements are unfinished
+        # (its locks with it); psycopg's close sends nothing.
         cur.close()
+        if not isinstance(exc, Exception):
+            conn.invalidate()
+        raise
+    cur.close()

@@ -56,7 +56,7 @@ from guardian.store.bulk import (
     place_rows,
     sqlite_insert,
 )
-from guardian.store.db import fetch_raw
+from guardian.store.db import driver_cursor, fetch_raw
 from guardian.store.models import (
     PLACE_COLUMNS,
     Dataset,
@@ -403,16 +403,12 @@ class _Loader:
         if dialect == "sqlite":
             sql, rows = sqlite_insert(batch, {"dataset_id": ds, "source_file_id": fid}, place_ids)
             # The driver's cursor takes the rows as an iterator (SQLAlchemy wants a list).
-            cur = self.conn.connection.driver_connection.cursor()
-            try:
+            with driver_cursor(self.conn) as cur:
                 cur.executemany(sql, rows)
-            finally:
-                cur.close()
         elif dialect == "postgresql":
             pg = pg if pg is not None else pg_copy_binary(batch)
             payload = pg.with_ids(self.event_ids(len(batch)), ds, fid, place_ids[batch.place])
-            dbapi = self.conn.connection.driver_connection
-            with dbapi.cursor() as cur:
+            with driver_cursor(self.conn) as cur:
                 sql = f"COPY events ({', '.join(PG_COLUMNS)}) FROM STDIN WITH (FORMAT binary)"
                 with cur.copy(sql) as cp:
                     cp.write(payload)
@@ -444,8 +440,7 @@ class _Loader:
         if dialect == "postgresql":
             # Binary COPY, rows encoded by the driver (in C): a third of the time of writing
             # CSV (the float repr) and having the server parse it, for 20k places.
-            dbapi = self.conn.connection.driver_connection
-            with dbapi.cursor() as cur:
+            with driver_cursor(self.conn) as cur:
                 sql = f"COPY {table.name} ({', '.join(cols)}) FROM STDIN WITH (FORMAT binary)"
                 with cur.copy(sql) as cp:
                     cp.set_types([_pg_type(table.c[c].type) for c in cols])
