@@ -6,6 +6,7 @@ section."""
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from guardian.errors import NotFound
 from guardian.operations.streetsafe import aggregate as agg
@@ -240,6 +242,29 @@ def test_no_raw_address_in_any_table_and_hashes_expire(store, tmp_path):
     assert (kd / "2026-12-01.key").exists()
     assert keys.rotate(tmp_path / "home", datetime(2026, 12, 2, 0, 59)) == []
     assert keys.rotate(tmp_path / "home", datetime(2026, 12, 2, 1, 0)) == ["2026-12-01.key"]
+
+
+def test_a_failed_purge_is_logged_counted_and_due_again(store, caplog, monkeypatch):
+    engine, it = store
+    it.submit(_body(it, 1), address=ADDRESS, now=NOW)
+    later = NOW + timedelta(minutes=61)
+    assert it.purge_due(later)
+
+    def locked(now):
+        raise OperationalError("DELETE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(it, "purge", locked)
+    with caplog.at_level(logging.WARNING, logger="guardian.operations.streetsafe.intake"):
+        assert it.purge_or_retry(later) is None
+    assert it.purge_failures == 1
+    (rec,) = caplog.records
+    assert "database is locked" in rec.getMessage() and rec.exc_info is None
+    # due again in the same minute, not a minute on
+    assert it.purge_due(later) and not it.purge_due(later)
+    monkeypatch.undo()
+    assert it.purge_or_retry(later) == 1 and it.purge_failures == 1
+    with engine.connect() as c:
+        assert c.execute(select(StreetSafeClient.client)).all() == []
 
 
 def test_area_is_derived_from_the_force_places(sqlite_engine):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import re
 import threading
@@ -50,6 +51,8 @@ from guardian.operations.streetsafe.models import (
     StreetSafeRefusal,
 )
 from guardian.store.db import write_begin
+
+_log = logging.getLogger(__name__)
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -186,6 +189,9 @@ class Intake:
         self._minute = -1
         self._minute_count = 0
         self._purged_minute = -1
+        #: purges of old client hashes that failed (each is logged and tried again with the
+        #: next report)
+        self.purge_failures = 0
         self._day_key: tuple | None = None
         #: SQLAlchemy Core for the store's round trips even on PostgreSQL (the reference the
         #: benchmark and the tests compare the array statements with)
@@ -241,6 +247,22 @@ class Intake:
             n = conn.execute(delete(StreetSafeClient).where(StreetSafeClient.at < horizon))
         keys.rotate(self.home, now)
         return n.rowcount or 0
+
+    def purge_or_retry(self, now: datetime) -> int | None:
+        """:meth:`purge`, for callers that cannot take its error (the web's background run):
+        a failure is logged in one line, counted in :attr:`purge_failures`, and the purge is
+        due again at once, so hashes are not kept a minute longer than they must for each
+        failure. Returns how many went, or None when it failed."""
+        try:
+            return self.purge(now)
+        except Exception as exc:  # noqa: BLE001 - the store's error, whatever it is, is reported
+            with self._lock:
+                self.purge_failures += 1
+                self._purged_minute = -1
+            _log.warning("streetsafe: the purge of client hashes past the rate-limit window "
+                         "failed (%s: %s); it is tried again with the next report",
+                         type(exc).__name__, exc)
+            return None
 
     def warm(self, conn) -> None:
         """Do once, on the calling thread and ``conn``, what a thread's first batch would do
@@ -387,7 +409,7 @@ class Intake:
             outcome = self.decide(conn, [item])[0]
         ack = self.answer(item, outcome)
         if ack.status == "new" and self.purge_due(item["now"]):
-            self.purge(item["now"])
+            self.purge_or_retry(item["now"])
         return ack
 
 
@@ -449,7 +471,7 @@ class Batcher:
         ack = self.intake.answer(item, outcome)
         if ack.status == "new" and self.intake.purge_due(item["now"]):
             # the once-a-minute purge of old client hashes runs beside, not in, a request
-            loop.run_in_executor(None, self.intake.purge, item["now"])
+            loop.run_in_executor(None, self.intake.purge_or_retry, item["now"])
         return ack
 
     def _run(self) -> None:
