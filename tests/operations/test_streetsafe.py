@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from guardian.errors import NotFound
@@ -482,3 +483,38 @@ def test_batcher_answers_every_waiter_after_its_commit_and_every_one_of_a_failur
     it.decide = real
     again = asyncio.run(many(range(100, 110)))
     assert [a.status for a in again] == ["new"] * 10 and _reports(engine) == 50
+
+
+def test_sqlite_writers_of_every_process_take_turns_on_one_lock_file(engine, tmp_path):
+    """The writers' lock beside a SQLite file: a second holder (another process's writer; a
+    second open file is the same to flock) waits until the first lets go. None elsewhere."""
+    import threading
+
+    from guardian.operations.streetsafe.intake import _turn, _writer_lock
+
+    first = _writer_lock(engine)
+    if engine.dialect.name != "sqlite":
+        assert first is None
+        return
+    second = _writer_lock(engine)
+    assert Path(f"{engine.url.database}-streetsafe.lock").exists()
+    got = threading.Event()
+
+    def other():
+        with _turn(second):
+            got.set()
+
+    with _turn(first):
+        t = threading.Thread(target=other)
+        t.start()
+        assert not got.wait(0.3)
+    assert got.wait(5)
+    t.join()
+    # an error inside lets go too
+    with pytest.raises(RuntimeError), _turn(first):
+        raise RuntimeError("disk full")
+    with _turn(second):
+        pass
+    os.close(first)
+    os.close(second)
+    assert _writer_lock(create_engine("sqlite://")) is None

@@ -21,10 +21,13 @@ Every refusal (and every fold and replay) increments a stored counter in
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -435,7 +438,9 @@ class Batcher:
     their own and take whatever queued while they last committed (at most ``max_batch``), so
     a lone report waits for nothing and, with two, one batch is decided while the other's
     commit is being flushed. Two batches in flight at once race only as two server processes
-    already do: a key stored twice is refused by the unique key (answered "replayed")."""
+    already do: a key stored twice is refused by the unique key (answered "replayed"). On a
+    SQLite file the writers of all server processes take turns on a lock file beside it
+    (:func:`_turn`) rather than on SQLite's polling wait for its write lock."""
 
     def __init__(self, intake: Intake, max_batch: int = 256, writers: int | None = None,
                  *, warm: bool = False):
@@ -445,6 +450,7 @@ class Batcher:
         if writers is None:
             writers = 1 if intake.engine.dialect.name == "sqlite" else 2
         self.q: queue.Queue = queue.Queue()
+        self._lock_fd = _writer_lock(intake.engine)
         self._ready = threading.Barrier(writers + 1) if warm else None
         self.threads = [threading.Thread(target=self._run, name=f"streetsafe-writer-{i}",
                                          daemon=True) for i in range(writers)]
@@ -503,7 +509,7 @@ class Batcher:
                     # a connection of the writer's own: no pool check-out (and its ping
                     # round trip) per batch; a failed one is dropped and opened again
                     conn = self.intake.engine.connect().execution_options(immediate=True)
-                with conn.begin():
+                with _turn(self._lock_fd), conn.begin():
                     outs = self.intake.decide(conn, [b[0] for b in batch])
             except Exception as exc:  # noqa: BLE001 - every waiter must hear of the failure
                 if conn is not None:
@@ -513,6 +519,31 @@ class Batcher:
                 _wake(batch, [exc] * len(batch), _fail)
                 continue
             _wake(batch, outs, _done)
+
+
+def _writer_lock(engine) -> int | None:
+    """On a SQLite file, a lock file beside it that the Street Safe writers of every server
+    process take in turn around their write transaction (None elsewhere)."""
+    db = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return os.open(f"{db}-streetsafe.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+
+@contextlib.contextmanager
+def _turn(fd: int | None):
+    # SQLite's own wait for its write lock polls, sleeping up to 100 ms between tries, so a
+    # writer can lose the lock to the other process's next batch again and again (measured: a
+    # fixed-rate run's p99.9 1.6 s on two processes). flock() sleeps in the kernel and is
+    # woken when the holder lets go. Released by the kernel if the process dies.
+    if fd is None:
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _wake(batch: list[tuple], values: list, how) -> None:
