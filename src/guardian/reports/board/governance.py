@@ -141,7 +141,7 @@ def _feedback(b) -> dict:
 def _atrs(b, risk_map: dict, mobilisation: dict) -> list[dict]:
     from guardian.analysis.hotspots import DEFAULT_TARGET_CATEGORIES
     from guardian.operations.cocoons import validation as cv
-    from guardian.operations.patrols import service as ps
+    from guardian.operations.patrols import rules as ps
     from guardian.reports.briefing import risk, spots
 
     owner = f"{b.ctx.force}: analysis unit (the strategy's owner signs off each record)"
@@ -157,7 +157,7 @@ def _atrs(b, risk_map: dict, mobilisation: dict) -> list[dict]:
     g = b.tracer
     tid = g.entry(what="code parameters of the targeting methods",
                   query="module constants of guardian.reports.briefing.spots/risk, "
-                  "guardian.operations.cocoons.validation, guardian.operations.patrols.service",
+                  "guardian.operations.cocoons.validation, guardian.operations.patrols.rules",
                   parameters={"spots.TOP_N": spots.TOP_N, "spots.CELL_M": spots.CELL_M,
                               "risk.BACKTEST_MONTHS": risk.BACKTEST_MONTHS,
                               "risk.CHOOSE_AT": risk.CHOOSE_AT,
