@@ -206,6 +206,12 @@ def test_analyst_layer_shows_a_report_only_once_aggregated(server, phone):
     page.wait_for_selector("#ss-layer tbody tr[data-lat]")
     rows = page.locator("#ss-layer tbody tr[data-lat]")
     assert rows.count() == 1 and rows.first.locator("td").nth(2).inner_text() == str(k)
+    if app.state.leaflet:  # and on the dashboard's map, with its count and reasons
+        page.wait_for_selector("#map path.ss-cell")
+        assert page.locator("#map path.ss-cell").count() == 1
+        page.locator("#map path.ss-cell").click(force=True)
+        popup = page.wait_for_selector(".leaflet-popup-content").inner_text()
+        assert f"{k} reports" in popup and "drugs-alcohol" in popup, popup
     # no raw address in any table or in the server's log
     with engine.connect() as c:
         for t in c.dialect.get_table_names(c):
