@@ -518,3 +518,4 @@ def test_sqlite_writers_of_every_process_take_turns_on_one_lock_file(engine, tmp
     os.close(first)
     os.close(second)
     assert _writer_lock(create_engine("sqlite://")) is None
+    assert _writer_lock(create_engine(f"sqlite:///{tmp_path}/no/such/dir/store.db")) is None

@@ -523,11 +523,17 @@ class Batcher:
 
 def _writer_lock(engine) -> int | None:
     """On a SQLite file, a lock file beside it that the Street Safe writers of every server
-    process take in turn around their write transaction (None elsewhere)."""
+    process take in turn around their write transaction (None elsewhere, or when the file
+    cannot be made: then SQLite's own wait serves, as before)."""
     db = engine.url.database if engine.dialect.name == "sqlite" else None
     if not db or db == ":memory:" or db.startswith("file:"):
         return None
-    return os.open(f"{db}-streetsafe.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        return os.open(f"{db}-streetsafe.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        _log.warning("streetsafe: no writers' lock file beside %s (%s); writers wait on SQLite's "
+                     "own lock", db, exc)
+        return None
 
 
 @contextlib.contextmanager
