@@ -56,13 +56,11 @@ def _worker(host: str, port: int, factory: str | None = None) -> None:
         app = app_from_environment()
         ready(app)
     else:  # another app on the same serving (the benchmarks' bare handlers)
-        import gc
         import importlib
 
         module, name = factory.split(":")
         app = getattr(importlib.import_module(module), name)()
-        gc.collect()
-        gc.freeze()
+        _freeze_heap()
     config = uvicorn.Config(app, log_level="warning", backlog=BACKLOG)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -73,14 +71,18 @@ def ready(app) -> None:
     then everything alive moved out of the garbage collector's reach (:func:`gc.freeze`: a
     full collection would otherwise walk the ~200,000 objects of the modules and the app,
     about 100 ms on this machine, with every request in flight waiting)."""
-    import gc
-
     from guardian.web.streetsafe import start_intake
 
     try:
         start_intake(app)
     except Exception as exc:  # noqa: BLE001 - the page then reports it on first use
         print(f"guardian serve: Street Safe not ready at start: {exc}", file=sys.stderr)
+    _freeze_heap()
+
+
+def _freeze_heap() -> None:
+    import gc
+
     gc.collect()
     gc.freeze()
 

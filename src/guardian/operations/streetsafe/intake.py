@@ -36,8 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
 
 from guardian.errors import InputError
 from guardian.operations.streetsafe import keys, storage
@@ -51,7 +50,6 @@ from guardian.operations.streetsafe.config import (
 )
 from guardian.operations.streetsafe.models import (
     StreetSafeClient,
-    StreetSafeRefusal,
 )
 from guardian.store.db import write_begin
 
@@ -158,17 +156,8 @@ def validate(body: dict, config: StreetSafeConfig) -> dict:
 
 def count_refusal(engine, reason: str, day) -> None:
     """Add one to the stored counter of ``reason`` on ``day`` (its own short transaction)."""
-    t = StreetSafeRefusal.__table__
-    for _ in range(3):
-        try:
-            with write_begin(engine) as conn:
-                n = conn.execute(update(t).where(t.c.day == day, t.c.reason == reason)
-                                 .values(count=t.c.count + 1)).rowcount
-                if n == 0:
-                    conn.execute(insert(t).values(day=day, reason=reason, count=1))
-            return
-        except IntegrityError:  # another request inserted the row first: update it
-            continue
+    with write_begin(engine) as conn:
+        storage.add_counts(conn, {(day, reason): 1})
 
 
 class Intake:

@@ -32,6 +32,11 @@ REPORT_COLUMNS = ("key", "dataset_id", "received_at", "month", "lat", "lon", "x"
                   "source_file_id")
 _COLS = ", ".join(f'"{c}"' for c in REPORT_COLUMNS)
 
+# The statements run with prepare=False: psycopg prepares a statement after five runs, and
+# PostgreSQL then settles on a generic plan made while the tables were nearly empty (a hash
+# join over a sequential scan of the reports), which grows slower with every report stored.
+# Measured (benchmarks/streetsafe.py, one run each, back to back): at a fixed 1,000 reports/s,
+# 765 acknowledged a second and p99 3.1 s prepared, 983 and 29 ms not.
 _PG_READ = """
 SELECT 'k', key, NULL::timestamp, NULL::varchar, NULL::varchar
   FROM streetsafe_reports WHERE key = ANY(%b::varchar[])
@@ -73,15 +78,6 @@ def _iso(v):
     raise TypeError(f"cannot write {type(v).__name__} to the store")
 
 
-def _cursor(conn: Connection):
-    # Statements run with prepare=False: psycopg prepares a statement after five runs, and
-    # PostgreSQL then settles on a generic plan made while the tables were nearly empty (a
-    # hash join over a sequential scan of the reports), which grows slower with every report
-    # stored. Measured (benchmarks/streetsafe.py, one run each, back to back): at a fixed
-    # 1,000 reports/s, 765 acknowledged a second and p99 3.1 s prepared, 983 and 29 ms not.
-    return driver_cursor(conn)
-
-
 def _fast(conn: Connection, portable: bool) -> bool:
     return conn.dialect.name == "postgresql" and not portable
 
@@ -102,7 +98,7 @@ def read(conn: Connection, keys: list[str], clients: set[str], since: datetime |
     known: set[str] = set()
     recent: dict[str, list[list]] = {}
     if _fast(conn, portable):
-        with _cursor(conn) as cur:
+        with driver_cursor(conn) as cur:
             cur.execute(_PG_READ, (keys, list(clients), since or datetime.max), prepare=False)
             rows = cur.fetchall()
     else:
@@ -132,7 +128,7 @@ def write(conn: Connection, rows: list[dict], clients: list[dict], *,
     its client row (``key, client, at, fingerprint``); returns the keys stored (a key already
     there is skipped)."""
     if _fast(conn, portable):
-        with _cursor(conn) as cur:
+        with driver_cursor(conn) as cur:
             cur.execute(_PG_WRITE, (json.dumps(rows, default=_iso),
                                     json.dumps(clients, default=_iso)), prepare=False)
             return {k for (k,) in cur.fetchall()}
@@ -153,7 +149,7 @@ def add_counts(conn: Connection, counts: dict[tuple, int], *, portable: bool = F
         return
     if _fast(conn, portable):
         days, reasons, ns = zip(*((d, r, n) for (d, r), n in counts.items()), strict=True)
-        with _cursor(conn) as cur:
+        with driver_cursor(conn) as cur:
             cur.execute(_PG_COUNT, (list(days), list(reasons), list(ns)), prepare=False)
         return
     rt = StreetSafeRefusal.__table__
