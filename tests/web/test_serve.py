@@ -85,6 +85,8 @@ def test_connections_spread_over_every_process(tmp_path):
             s.close()
         os.killpg(p.pid, signal.SIGTERM)
         p.wait(timeout=30)
+        # the server's own account, shown by pytest when the test fails
+        sys.stderr.write(p.stderr.read().decode(errors="replace"))
     assert p.returncode == 0
 
 
